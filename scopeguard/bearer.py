@@ -1,0 +1,48 @@
+"""Reading the bearer token from the ``Authorization`` header.
+
+RFC 6750 section 2.1 (Authorization Request Header Field) defines the form
+``Bearer 1*SP b64token``; RFC 9110 section 11.1 makes the scheme name case-insensitive.
+Tokens in the query string (RFC 6750 section 2.3) and in form bodies are never read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from scopeguard.errors import BadRequest, InvalidToken, MissingToken
+
+__all__ = ["bearer_token"]
+
+_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """Return the bearer token of a request from its raw ASGI headers.
+
+    Raises :class:`MissingToken` when no ``Authorization`` header is sent or it names
+    another scheme, :class:`BadRequest` when more than one is sent (RFC 6750 section 3.1
+    calls this ``invalid_request``), and :class:`InvalidToken` when the token after
+    ``Bearer`` is empty or has characters a bearer token may not contain.
+    """
+    values = [value for name, value in headers if name.lower() == b"authorization"]
+    if not values:
+        raise MissingToken("a bearer token is required")
+    if len(values) > 1:
+        raise BadRequest("send exactly one Authorization header")
+
+    scheme, _, credentials = values[0].partition(b" ")
+    if scheme.lower() != b"bearer":
+        raise MissingToken("the Authorization header must use the Bearer scheme")
+
+    token = credentials.lstrip(b" ")
+    if not token:
+        raise InvalidToken("the bearer token is empty")
+    try:
+        text = token.decode("ascii")
+    except UnicodeDecodeError:
+        raise InvalidToken("the bearer token contains non-ASCII bytes") from None
+    if _B64TOKEN.fullmatch(text) is None:
+        raise InvalidToken("the bearer token contains characters a token may not contain")
+    return text

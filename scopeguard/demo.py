@@ -1,0 +1,165 @@
+"""The demo app: Canvas's file download routes behind scopeguard.
+
+It serves every route that Canvas LMS documents as usable with scoped API tokens: the
+scope list, the course list, and the file ``download``, ``download.:type`` and ``preview``
+routes of each context that owns files. A websocket route, which Canvas does not have,
+shows a handshake being checked. ``/health`` is public.
+
+The route list is declared once, in Starlette syntax, and feeds both the Starlette router
+and the scopeguard table, so both dispatch on the same templates. The table writes each
+scope in Canvas notation: ``/courses/{course_id}/files/{file_id}/download.{type}`` needs
+``url:GET|/courses/:course_id/files/:file_id/download``.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.routing import Route as StarletteRoute
+from starlette.websockets import WebSocket
+
+from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware
+from scopeguard.policy import Decision
+from scopeguard.table import Route, RouteTable
+from scopeguard.tokens import JWTVerifier
+
+__all__ = [
+    "COURSES_TOKEN_SCOPES",
+    "FILES_TOKEN_SCOPES",
+    "FILE_CONTEXTS",
+    "create_app",
+    "route_table",
+]
+
+#: Contexts whose files Canvas serves at ``/<context>s/:<context>_id/files/:file_id/...``.
+FILE_CONTEXTS = (
+    "course",
+    "group",
+    "user",
+    "account",
+    "quiz_statistics",
+    "assessment_question",
+    "quiz_submission",
+    "assignment",
+)
+
+#: A token that may list courses and download files in any course.
+FILES_TOKEN_SCOPES = (
+    "url:GET|/api/v1/courses",
+    "url:GET|/courses/:course_id/files/:file_id/download",
+    "url:GET|/files/:file_id/download",
+)
+
+#: A token that may only list courses.
+COURSES_TOKEN_SCOPES = ("url:GET|/api/v1/courses",)
+
+WEBSOCKET_PATH = "/api/v1/courses/{course_id}/files/events"
+
+
+def _collection(context: str) -> str:
+    # quiz_statistics is already plural in Canvas's routes.
+    return context if context.endswith("s") else f"{context}s"
+
+
+def route_table() -> RouteTable:
+    """Return the demo's route table, in the order the Starlette app declares its routes."""
+    routes = [
+        Route("GET", "/health", public=True),
+        Route(
+            "GET",
+            "/api/v1/accounts/{account_id}/scopes",
+            resource="oauth2",
+            resource_name="API Token Scopes",
+        ),
+        Route(
+            "GET",
+            "/api/v1/courses",
+            resource="courses",
+            resource_name="Courses",
+            controller="courses",
+            action="index",
+        ),
+    ]
+    for context in FILE_CONTEXTS:
+        prefix = f"/{_collection(context)}/{{{context}_id}}/files/{{file_id}}"
+        for suffix, action in (
+            ("/download", "show"),
+            ("/download.{type}", "show"),
+            ("/preview", "show_relative"),
+        ):
+            routes.append(
+                Route(
+                    "GET",
+                    prefix + suffix,
+                    resource="files",
+                    resource_name="Files",
+                    controller="files",
+                    action=action,
+                )
+            )
+    routes.append(
+        Route(
+            "GET",
+            "/files/{file_id}/download",
+            resource="files",
+            resource_name="Files",
+            controller="files",
+            action="show",
+        )
+    )
+    routes.append(
+        Route("GET", WEBSOCKET_PATH, resource="files", resource_name="Files", action="events")
+    )
+    return RouteTable(routes)
+
+
+async def _describe(request: Request) -> Response:
+    """Return what scopeguard decided, so the demo shows the route and scope it matched."""
+    decision: Decision = getattr(request.state, STATE_KEY)
+    route = decision.route
+    return JSONResponse(
+        {
+            "route": route.path if route is not None else None,
+            "scope": decision.required_scope,
+            "params": dict(request.path_params),
+            "subject": request.user.display_name,
+        }
+    )
+
+
+async def _health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def _scopes(request: Request) -> Response:
+    table: RouteTable = request.app.state.route_table
+    scopes = sorted({route.scope for route in table if not route.public})
+    return JSONResponse([{"scope": scope} for scope in scopes])
+
+
+async def _file_events(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json(
+        {"event": "subscribed", "course_id": websocket.path_params["course_id"]}
+    )
+    await websocket.close()
+
+
+def create_app(secret: str, *, algorithm: str = "HS256") -> ScopeGuardMiddleware:
+    """Return the demo app wrapped by scopeguard, accepting tokens signed with ``secret``."""
+    table = route_table()
+    handlers = {"/health": _health, "/api/v1/accounts/{account_id}/scopes": _scopes}
+    starlette_routes: list[BaseRoute] = []
+    for route in table:
+        if route.path == WEBSOCKET_PATH:
+            starlette_routes.append(WebSocketRoute(route.path, _file_events))
+        else:
+            endpoint = handlers.get(route.path, _describe)
+            starlette_routes.append(StarletteRoute(route.path, endpoint, methods=[route.method]))
+
+    app = Starlette(routes=starlette_routes)
+    app.state.route_table = table
+    verifier = JWTVerifier(key=secret, algorithms=[algorithm])
+    return ScopeGuardMiddleware(app, routes=table, verifier=verifier, realm="canvas-demo")

@@ -1,0 +1,176 @@
+"""The ASGI middleware that enforces route scopes on HTTP and websocket connections."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+
+from scopeguard._types import ASGIApp, Receive, Scope, Send
+from scopeguard.bearer import bearer_token
+from scopeguard.errors import ConfigurationError, Denial
+from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
+from scopeguard.responses import DenialResponse, send_denial, validate_realm
+from scopeguard.table import Route, RouteTable
+from scopeguard.tokens import TokenInfo, TokenVerifier
+
+__all__ = ["STATE_KEY", "ScopeGuardMiddleware", "TokenUser", "route_path"]
+
+logger = logging.getLogger("scopeguard.middleware")
+
+#: Key of the :class:`~scopeguard.policy.Decision` in ``scope["state"]`` (``request.state``).
+STATE_KEY = "scopeguard"
+
+
+class TokenUser(BaseUser):
+    """The user of a request with a verified token, as ``request.user`` returns it."""
+
+    def __init__(self, token: TokenInfo) -> None:
+        self.token = token
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.token.subject or ""
+
+    @property
+    def identity(self) -> str:
+        return self.token.subject or ""
+
+    @property
+    def claims(self) -> Any:
+        """The verified token's claims, read-only."""
+        return self.token.claims
+
+
+class ScopeGuardMiddleware:
+    """Checks every HTTP request and websocket handshake against a route table.
+
+    The request's method and path (``scope["path"]`` without ``root_path``, as Starlette's
+    router dispatches) resolve to one route, whose scope the bearer token must carry.
+    Lifespan and other connection types pass through. On success the
+    :class:`~scopeguard.policy.Decision` is stored in ``scope["state"]["scopeguard"]`` and
+    ``request.auth`` and ``request.user`` are set as Starlette's AuthenticationMiddleware
+    sets them. The request body and the app's response pass through untouched.
+
+    :param app: the ASGI app to protect.
+    :param routes: a :class:`RouteTable`, or routes to build one from.
+    :param verifier: verifies bearer tokens, for example a :class:`~scopeguard.JWTVerifier`.
+    :param realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
+    :param unmatched: ``"deny"`` (default) or ``"pass"``; see :class:`~scopeguard.Policy`.
+
+    Raises :class:`ConfigurationError` for an invalid option; routes are validated when
+    the table is built.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: RouteTable | Collection[Route],
+        verifier: TokenVerifier,
+        realm: str = "api",
+        unmatched: Unmatched = "deny",
+    ) -> None:
+        if not isinstance(verifier, TokenVerifier):
+            raise ConfigurationError(
+                f"verifier must have an async verify(token) method, got {type(verifier).__name__}"
+            )
+        try:
+            self.realm = validate_realm(realm)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+        self.app = app
+        self.verifier = verifier
+        self.policy = Policy(routes, unmatched=unmatched)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        # A websocket handshake is an HTTP GET, so it needs the GET route's scope.
+        method = scope["method"] if scope["type"] == "http" else "GET"
+        path = route_path(scope)
+        problem = path_problem(path)
+        if problem is not None:
+            await self._deny(scope, receive, send, DenialResponse(400, problem, "invalid_request"))
+            return
+
+        resolution = self.policy.table.resolve(method, path)
+        decision = self.policy.decide_resolved(resolution, method, path, None)
+        if decision.allowed:
+            scope.setdefault("auth", AuthCredentials())
+            scope.setdefault("user", UnauthenticatedUser())
+            await self._forward(scope, receive, send, decision)
+            return
+
+        if decision.reason is Reason.MISSING_TOKEN:
+            try:
+                token = await self.verifier.verify(bearer_token(scope["headers"]))
+            except Denial as denial:
+                logger.debug("denied %s %r: %s", method, path, denial.reason)
+                await self._deny(
+                    scope,
+                    receive,
+                    send,
+                    DenialResponse(denial.status_code, denial.reason, denial.error_code),
+                )
+                return
+            decision = self.policy.decide_resolved(
+                resolution, method, path, token.scopes, token.claims
+            )
+            scope["auth"] = AuthCredentials(sorted(token.scopes))
+            scope["user"] = TokenUser(token)
+
+        if not decision.allowed:
+            logger.debug("denied %s %r: %s", method, path, decision.message)
+            await self._deny(scope, receive, send, _denial_response(decision))
+            return
+
+        await self._forward(scope, receive, send, decision)
+
+    async def _forward(
+        self, scope: Scope, receive: Receive, send: Send, decision: Decision
+    ) -> None:
+        scope.setdefault("state", {})[STATE_KEY] = decision
+        await self.app(scope, receive, send)
+
+    async def _deny(
+        self, scope: Scope, receive: Receive, send: Send, denial: DenialResponse
+    ) -> None:
+        await send_denial(self.realm, denial, scope, receive, send)
+
+
+def _denial_response(decision: Decision) -> DenialResponse:
+    return DenialResponse(
+        status=decision.status,
+        message=decision.message,
+        error=decision.error,
+        scope=decision.required_scope if decision.reason is Reason.INSUFFICIENT_SCOPE else None,
+        allowed_methods=decision.allowed_methods,
+    )
+
+
+def route_path(scope: Scope) -> str:
+    """Return the path Starlette's router dispatches on: ``path`` without ``root_path``.
+
+    The prefix is removed only at a segment boundary, so a ``root_path`` of ``/v`` leaves
+    ``/v1/courses`` whole. This mirrors ``starlette._utils.get_route_path`` (Starlette 0.35
+    and later).
+    """
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if not root_path or not path.startswith(root_path):
+        return path
+    if path == root_path:
+        return ""
+    if path[len(root_path)] == "/":
+        return path[len(root_path) :]
+    return path

@@ -1,0 +1,301 @@
+"""Routes and the route table that resolves a request to exactly one of them.
+
+The table compiles every template into a segment trie once, at construction. Resolving
+walks the trie segment by segment, so its cost grows with the length of the path and the
+number of routes that actually match it, not with the size of the table. Among the routes
+that match, the table's precedence picks one:
+
+``first_declared``
+    The route declared first wins, as Rails and Starlette dispatch.
+``most_specific``
+    Compared segment by segment from the left, a literal segment beats a segment that
+    mixes literals and parameters, which beats a parameter, which beats a glob; ties go to
+    the route declared first. OpenAPI documents are matched this way.
+
+A HEAD request resolves among the HEAD routes that match the path and, when there are
+none, among the GET routes, so it needs the GET route's scope.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Final, Literal, NamedTuple
+
+from scopeguard.errors import ConfigurationError, RouteTemplateError
+from scopeguard.scopes import HTTP_METHODS, format_scope
+from scopeguard.templates import (
+    SEGMENT_PATTERN,
+    Glob,
+    Param,
+    RouteTemplate,
+    Token,
+    compile_template,
+)
+from scopeguard.templates import Literal as LiteralToken
+
+__all__ = ["PRECEDENCES", "Outcome", "Precedence", "Resolution", "Route", "RouteTable"]
+
+Precedence = Literal["first_declared", "most_specific"]
+PRECEDENCES: Final[tuple[Precedence, ...]] = ("first_declared", "most_specific")
+
+# Segment ranks for ``most_specific``: lower is more specific.
+_LITERAL, _MIXED, _PARAM, _GLOB = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method on one path template, with the metadata the scope catalogue lists.
+
+    ``path`` is the template as written (see :mod:`scopeguard.templates`). ``scope`` is
+    computed from it: ``url:<method>|<scope path>``. A ``public`` route needs no token.
+    Raises :class:`ConfigurationError` for an unknown method or an invalid template.
+    """
+
+    method: str
+    path: str
+    resource: str | None = None
+    resource_name: str | None = None
+    controller: str | None = None
+    action: str | None = None
+    public: bool = False
+    template: RouteTemplate = field(init=False, repr=False, compare=False)
+    scope: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.method not in HTTP_METHODS:
+            hint = (
+                f"write it in upper case, {self.method.upper()!r}"
+                if isinstance(self.method, str) and self.method.upper() in HTTP_METHODS
+                else f"use one of {', '.join(sorted(HTTP_METHODS))}"
+            )
+            raise ConfigurationError(
+                f"route {self.method!r} {self.path!r}: unknown method {self.method!r}; {hint}"
+            )
+        try:
+            template = compile_template(self.path)
+        except RouteTemplateError as exc:
+            raise RouteTemplateError(self.path, f"{exc.problem} (route {self.method})") from None
+        object.__setattr__(self, "template", template)
+        object.__setattr__(self, "scope", format_scope(self.method, template.scope_path))
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class Outcome(enum.Enum):
+    """How a request resolved: to a route, to no route, or to a path without its method."""
+
+    MATCHED = "matched"
+    NO_ROUTE = "no_route"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The result of :meth:`RouteTable.resolve`.
+
+    ``route`` is set only when ``outcome`` is ``MATCHED``. ``allowed_methods`` lists the
+    methods of every route matching the path (HEAD included where GET is), so it is empty
+    for ``NO_ROUTE``.
+    """
+
+    outcome: Outcome
+    route: Route | None = None
+    allowed_methods: tuple[str, ...] = ()
+
+
+class _Entry(NamedTuple):
+    order: int
+    route: Route
+    rank: tuple[int, ...]
+
+
+class _Node:
+    __slots__ = ("entries", "literals", "mixed", "params", "tails")
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _Node] = {}
+        # (pattern text, compiled pattern or None for any non-empty segment, child)
+        self.params: list[tuple[str, re.Pattern[str] | None, _Node]] = []
+        self.mixed: list[tuple[str, re.Pattern[str], _Node]] = []
+        # A tail matches the rest of the path, from this segment on, with one regex.
+        self.tails: list[tuple[re.Pattern[str], _Entry]] = []
+        self.entries: list[_Entry] = []
+
+
+class RouteTable:
+    """An ordered, validated set of routes that resolves ``(method, path)`` to one route.
+
+    Raises :class:`ConfigurationError` when a route is invalid (the message names the
+    route by its position and template) or the precedence is unknown.
+    """
+
+    def __init__(
+        self, routes: Iterable[Route], *, precedence: Precedence = "first_declared"
+    ) -> None:
+        if precedence not in PRECEDENCES:
+            raise ConfigurationError(
+                f"unknown precedence {precedence!r}; use one of {', '.join(PRECEDENCES)}"
+            )
+
+        self.routes: tuple[Route, ...] = tuple(routes)
+        self.precedence: Precedence = precedence
+        self._root = _Node()
+        for order, route in enumerate(self.routes):
+            if not isinstance(route, Route):
+                raise ConfigurationError(
+                    f"route {order}: expected a scopeguard.Route, got {type(route).__name__}"
+                )
+            for variant in route.template.variants:
+                self._insert(_Entry(order, route, ()), variant)
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self.routes)
+
+    def __repr__(self) -> str:
+        return f"RouteTable(<{len(self.routes)} routes>, precedence={self.precedence!r})"
+
+    def resolve(self, method: str, path: str) -> Resolution:
+        """Resolve a request method and a decoded path (as ASGI's ``path``) to one route."""
+        matches = self._match(path)
+        if not matches:
+            return Resolution(Outcome.NO_ROUTE)
+
+        if method == "HEAD":
+            candidates = [entry for entry in matches if entry.route.method == "HEAD"]
+            if not candidates:
+                candidates = [entry for entry in matches if entry.route.method == "GET"]
+        else:
+            candidates = [entry for entry in matches if entry.route.method == method]
+
+        allowed = {entry.route.method for entry in matches}
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        allowed_methods = tuple(sorted(allowed))
+        if not candidates:
+            return Resolution(Outcome.METHOD_NOT_ALLOWED, allowed_methods=allowed_methods)
+
+        if self.precedence == "first_declared":
+            best = min(candidates, key=lambda entry: entry.order)
+        else:
+            best = min(candidates, key=lambda entry: (entry.rank, entry.order))
+        return Resolution(Outcome.MATCHED, best.route, allowed_methods)
+
+    def _match(self, path: str) -> list[_Entry]:
+        """Return an entry for every template variant that matches ``path``."""
+        if not path.startswith("/"):
+            return []
+
+        segments = path[1:].split("/")
+        count = len(segments)
+        found: list[_Entry] = []
+        stack: list[tuple[_Node, int]] = [(self._root, 0)]
+        while stack:
+            node, index = stack.pop()
+            if node.tails and index < count:
+                rest = "/".join(segments[index:])
+                found.extend(entry for regex, entry in node.tails if regex.fullmatch(rest))
+            if index == count:
+                found.extend(node.entries)
+                continue
+
+            segment = segments[index]
+            child = node.literals.get(segment)
+            if child is not None:
+                stack.append((child, index + 1))
+            for _, regex, child in node.mixed:
+                if regex.fullmatch(segment):
+                    stack.append((child, index + 1))
+            for _, pattern, child in node.params:
+                if segment if pattern is None else pattern.fullmatch(segment):
+                    stack.append((child, index + 1))
+        return found
+
+    def _insert(self, entry: _Entry, variant: tuple[Token, ...]) -> None:
+        segments, tail = _split_segments(variant)
+        node = self._root
+        rank: list[int] = []
+        for segment in segments:
+            if all(isinstance(token, LiteralToken) for token in segment):
+                text = "".join(token.text for token in segment if isinstance(token, LiteralToken))
+                node = node.literals.setdefault(text, _Node())
+                rank.append(_LITERAL)
+            elif len(segment) == 1 and isinstance(segment[0], Param):
+                node = _param_child(node, segment[0].pattern)
+                rank.append(_PARAM)
+            else:
+                node = _mixed_child(node, _tokens_regex(segment))
+                rank.append(_MIXED)
+
+        if tail is None:
+            node.entries.append(entry._replace(rank=tuple(rank)))
+            return
+        rank.append(_GLOB)
+        regex = re.compile(_tokens_regex(tail))
+        node.tails.append((regex, entry._replace(rank=tuple(rank))))
+
+
+def _split_segments(
+    variant: tuple[Token, ...],
+) -> tuple[list[list[Token]], tuple[Token, ...] | None]:
+    """Split a variant at ``/`` into segments, up to the segment holding the first glob.
+
+    Returns the segments before that one and the tokens from its start to the end (the
+    tail), or ``None`` when the variant has no glob.
+    """
+    # Every variant starts with the template's leading "/", which compile_template checks.
+    first = variant[0]
+    leading = first.text[1:] if isinstance(first, LiteralToken) else ""
+    tokens: list[Token] = [LiteralToken(leading), *variant[1:]]
+
+    segments: list[list[Token]] = []
+    current: list[Token] = []
+    for position, token in enumerate(tokens):
+        if isinstance(token, Glob):
+            return segments, (*current, *tokens[position:])
+        if isinstance(token, LiteralToken):
+            pieces = token.text.split("/")
+            if pieces[0]:
+                current.append(LiteralToken(pieces[0]))
+            for piece in pieces[1:]:
+                segments.append(current)
+                current = [LiteralToken(piece)] if piece else []
+        else:
+            current.append(token)
+    segments.append(current)
+    return segments, None
+
+
+def _tokens_regex(tokens: Iterable[Token]) -> str:
+    pieces: list[str] = []
+    for token in tokens:
+        if isinstance(token, LiteralToken):
+            pieces.append(re.escape(token.text))
+        else:
+            pieces.append(f"(?:{token.pattern})")
+    return "".join(pieces)
+
+
+def _param_child(parent: _Node, pattern: str) -> _Node:
+    for existing, _, node in parent.params:
+        if existing == pattern:
+            return node
+    node = _Node()
+    compiled = None if pattern == SEGMENT_PATTERN else re.compile(pattern)
+    parent.params.append((pattern, compiled, node))
+    return node
+
+
+def _mixed_child(parent: _Node, pattern: str) -> _Node:
+    for existing, _, node in parent.mixed:
+        if existing == pattern:
+            return node
+    node = _Node()
+    parent.mixed.append((pattern, re.compile(pattern), node))
+    return node

@@ -1,0 +1,342 @@
+"""Token verification: the verifier interface, JWT verification and scope claims.
+
+A verifier turns the bearer token string into a :class:`TokenInfo` (its claims and its
+granted scopes) or raises :class:`~scopeguard.errors.InvalidToken`. The middleware knows
+only the :class:`TokenVerifier` interface, so JWKS or introspection verifiers can be added
+beside :class:`JWTVerifier` without touching it.
+
+Scopes are read as RFC 9068 section 2.2.3 (JWT Profile for OAuth 2.0 Access Tokens) and
+RFC 8693 section 4.2 (the ``scope`` claim) describe them: one space-separated string.
+The ``scp`` and ``scopes`` claims that some issuers use may also be a list of strings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+import jwt
+from jwt.algorithms import get_default_algorithms
+
+from scopeguard.errors import ConfigurationError, InvalidToken
+
+__all__ = [
+    "DEFAULT_SCOPE_CLAIMS",
+    "JWTVerifier",
+    "Secret",
+    "TokenInfo",
+    "TokenVerifier",
+    "mint_token",
+    "scopes_from_claims",
+]
+
+
+#: Claims read for scopes, in order: the first one present is used.
+DEFAULT_SCOPE_CLAIMS: tuple[str, ...] = ("scope", "scp", "scopes")
+
+_HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+
+class Secret:
+    """A secret string or byte string whose ``repr`` and ``str`` never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> str | bytes:
+        """Return the secret value. Do not log or print it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a verified token grants: its scopes and its claims.
+
+    ``scopes`` is a frozenset, so a route's scope is checked by exact membership in
+    constant time, whatever the number of scopes.
+    """
+
+    scopes: frozenset[str]
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str | None:
+        """The ``sub`` claim, when it is a string."""
+        subject = self.claims.get("sub")
+        return subject if isinstance(subject, str) else None
+
+
+@runtime_checkable
+class TokenVerifier(Protocol):
+    """Verifies a bearer token and returns what it grants.
+
+    ``verify`` raises :class:`~scopeguard.errors.InvalidToken` with a short reason for any
+    token it does not accept. The reason is sent to the client, so it must not contain
+    the token or a secret.
+    """
+
+    async def verify(self, token: str) -> TokenInfo: ...
+
+
+def scopes_from_claims(
+    claims: Mapping[str, Any], claim_names: Sequence[str] = DEFAULT_SCOPE_CLAIMS
+) -> frozenset[str]:
+    """Return the scopes granted by ``claims``, read from the first of ``claim_names`` present.
+
+    The claim may be a space-separated string or a list of strings. Any other value, such
+    as a number or a list with a non-string member, raises :class:`InvalidToken`. A token
+    with none of the claims grants no scope.
+    """
+    for name in claim_names:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, str):
+            return frozenset(scope for scope in value.split(" ") if scope)
+        if isinstance(value, list) and all(isinstance(scope, str) for scope in value):
+            return frozenset(value)
+        raise InvalidToken(
+            f"the {name!r} claim must be a space-separated string or a list of strings"
+        )
+    return frozenset()
+
+
+class JWTVerifier:
+    """Verifies JSON Web Tokens with PyJWT.
+
+    :param key: the HMAC secret (``str``, ``bytes`` or :class:`Secret`), a PEM-encoded
+        public key, or a key object that PyJWT accepts (a ``cryptography`` public key or a
+        ``jwt.PyJWK``).
+    :param algorithms: the algorithms accepted, for example ``["RS256"]``. Required.
+
+        .. warning:: The list is never taken from the token, ``none`` is rejected, and HMAC
+           and public-key algorithms cannot be mixed: with one key for both, a token signed
+           with HMAC using the public key as its secret would verify.
+    :param audience: the accepted ``aud`` value or values. When it is ``None``, a token that
+        carries an ``aud`` claim is rejected, as PyJWT does.
+
+        .. warning:: Leaving it unset accepts tokens issued to no audience. Set it whenever
+           the issuer serves more than one API.
+    :param issuer: the accepted ``iss`` value. Checked only when given.
+    :param leeway: seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.
+
+        .. warning:: Leeway extends the life of every token. Keep it to a few seconds.
+    :param required_claims: claims a token must carry. ``exp`` is required by default, so a
+        token without an expiry is rejected.
+    :param scope_claims: claim names read for scopes, the first one present being used.
+    :param cache_size: maximum number of verified tokens remembered until they expire, so a
+        token sent again skips signature verification. ``0`` turns the cache off.
+
+    Raises :class:`ConfigurationError` at construction for a missing or unknown algorithm,
+    a key that does not suit an algorithm, an HMAC secret shorter than the algorithm's
+    hash, or a negative leeway or cache size.
+    """
+
+    def __init__(
+        self,
+        *,
+        key: Any,
+        algorithms: Sequence[str],
+        audience: str | Sequence[str] | None = None,
+        issuer: str | None = None,
+        leeway: float = 0,
+        required_claims: Sequence[str] = ("exp",),
+        scope_claims: Sequence[str] = DEFAULT_SCOPE_CLAIMS,
+        cache_size: int = 1024,
+    ) -> None:
+        self._algorithms = _validate_algorithms(algorithms)
+        self._key = _prepare_key(key, self._algorithms)
+        if isinstance(audience, str):
+            self._audience: str | list[str] | None = audience
+        elif audience is None:
+            self._audience = None
+        else:
+            self._audience = list(audience)
+            if not self._audience or not all(isinstance(item, str) for item in self._audience):
+                raise ConfigurationError("audience must be a string or a non-empty list of strings")
+        if issuer is not None and not isinstance(issuer, str):
+            raise ConfigurationError(f"issuer must be a string, got {type(issuer).__name__}")
+        self._issuer = issuer
+        if isinstance(leeway, bool) or not isinstance(leeway, (int, float)) or leeway < 0:
+            raise ConfigurationError(f"leeway must be a number of seconds >= 0, got {leeway!r}")
+        self._leeway = float(leeway)
+        self._required_claims = _validate_names(
+            "required_claims", required_claims, allow_empty=True
+        )
+        self._scope_claims = _validate_names("scope_claims", scope_claims, allow_empty=False)
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigurationError(f"cache_size must be an integer >= 0, got {cache_size!r}")
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[TokenInfo, float]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"JWTVerifier(algorithms={self._algorithms!r}, audience={self._audience!r})"
+
+    async def verify(self, token: str) -> TokenInfo:
+        """Verify ``token`` and return its scopes and claims, or raise :class:`InvalidToken`."""
+        cached = self._cache.get(token)
+        if cached is not None:
+            info, valid_until = cached
+            if time.time() <= valid_until:
+                self._cache.move_to_end(token)
+                return info
+            del self._cache[token]
+
+        claims = self._decode(token)
+        # The claims are shared by every request that sends this token, so they are read-only.
+        info = TokenInfo(
+            scopes=scopes_from_claims(claims, self._scope_claims),
+            claims=MappingProxyType(claims),
+        )
+        self._remember(token, info)
+        return info
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": self._required_claims},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("the token has expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise InvalidToken("the token is not valid yet") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise InvalidToken("the token's audience is not accepted") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise InvalidToken("the token's issuer is not accepted") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"the token has no {exc.claim!r} claim") from exc
+        except jwt.InvalidAlgorithmError as exc:
+            raise InvalidToken("the token's signing algorithm is not accepted") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise InvalidToken("the token's signature is invalid") from exc
+        except jwt.DecodeError as exc:
+            raise InvalidToken("the token is not a well-formed JWT") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token is invalid") from exc
+        return claims
+
+    def _remember(self, token: str, info: TokenInfo) -> None:
+        expires = info.claims.get("exp")
+        if self._cache_size == 0 or isinstance(expires, bool):
+            return
+        if not isinstance(expires, (int, float)):
+            # NOTE: tokens without "exp" are verified on every request, never cached.
+            return
+        self._cache[token] = (info, expires + self._leeway)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _validate_algorithms(algorithms: Sequence[str]) -> list[str]:
+    if isinstance(algorithms, str):
+        raise ConfigurationError(
+            f"algorithms must be a list of names, not the string {algorithms!r}; "
+            f"write algorithms=[{algorithms!r}]"
+        )
+    names = list(algorithms)
+    if not names:
+        raise ConfigurationError("algorithms must name at least one algorithm, e.g. ['RS256']")
+
+    known = get_default_algorithms()
+    for name in names:
+        if not isinstance(name, str) or name.lower() == "none":
+            raise ConfigurationError(
+                f"algorithm {name!r} is not allowed; unsigned tokens are rejected"
+            )
+        if name not in known:
+            raise ConfigurationError(
+                f"unknown algorithm {name!r}; use one of {', '.join(sorted(known))}"
+            )
+
+    hmac = [name for name in names if name in _HMAC_ALGORITHMS]
+    if hmac and len(hmac) != len(names):
+        raise ConfigurationError(
+            "algorithms mixes HMAC and public-key algorithms, which lets an HMAC token signed "
+            "with the public key verify; use one family per verifier"
+        )
+    return names
+
+
+def _prepare_key(key: Any, algorithms: list[str]) -> Any:
+    """Check that ``key`` suits every algorithm, and return the key PyJWT should receive."""
+    if isinstance(key, Secret):
+        key = key.reveal()
+    if key is None or key in ("", b""):
+        raise ConfigurationError("key is missing: pass the HMAC secret or the public key")
+
+    known = get_default_algorithms()
+    for name in algorithms:
+        algorithm = known[name]
+        try:
+            prepared = algorithm.prepare_key(key.key if isinstance(key, jwt.PyJWK) else key)
+        except (jwt.InvalidKeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"the key does not suit algorithm {name}: {exc}") from exc
+        check_length = getattr(algorithm, "check_key_length", None)
+        problem = check_length(prepared) if check_length is not None else None
+        if problem:
+            raise ConfigurationError(f"the key is too short for {name}: {problem}")
+    return key
+
+
+def _validate_names(option: str, names: Sequence[str], *, allow_empty: bool) -> list[str]:
+    if isinstance(names, str):
+        raise ConfigurationError(f"{option} must be a list of claim names, not a string")
+    result = list(names)
+    if not result and not allow_empty:
+        raise ConfigurationError(f"{option} must name at least one claim")
+    if not all(isinstance(name, str) and name for name in result):
+        raise ConfigurationError(f"{option} must contain only non-empty strings")
+    return result
+
+
+def mint_token(
+    secret: str | bytes | Secret,
+    scopes: Sequence[str],
+    *,
+    subject: str = "dev-user",
+    expires_in: int = 3600,
+    algorithm: str = "HS256",
+    audience: str | None = None,
+    issuer: str | None = None,
+) -> str:
+    """Return an HMAC-signed JWT whose ``scope`` claim holds ``scopes`` joined by spaces.
+
+    .. warning:: This is for development and tests. Production tokens come from an
+       authorization server.
+    """
+    if algorithm not in _HMAC_ALGORITHMS:
+        raise ConfigurationError(
+            f"mint_token signs with HMAC only; use one of {', '.join(sorted(_HMAC_ALGORITHMS))}"
+        )
+    if isinstance(secret, Secret):
+        secret = secret.reveal()
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "iat": now,
+        "exp": now + expires_in,
+        "scope": " ".join(scopes),
+    }
+    if audience is not None:
+        claims["aud"] = audience
+    if issuer is not None:
+        claims["iss"] = issuer
+    return jwt.encode(claims, secret, algorithm=algorithm)
