@@ -5,6 +5,7 @@ verifier, and every request needs the ``url:<VERB>|<path template>`` scope of th
 resolves to.
 """
 
+from scopeguard.bearer import bearer_token
 from scopeguard.errors import (
     BadRequest,
     ConfigurationError,
@@ -18,18 +19,38 @@ from scopeguard.errors import (
     ScopeGuardError,
     ScopeSyntaxError,
 )
-from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware, TokenUser
-from scopeguard.policy import Decision, Policy, Reason
-from scopeguard.routefile import load_routes, routes_from_data
-from scopeguard.scopes import HTTP_METHODS, RouteScope, format_scope, is_route_scope, parse_scope
-from scopeguard.table import Outcome, Resolution, Route, RouteTable
-from scopeguard.templates import RouteTemplate, compile_template
-from scopeguard.tokens import JWTVerifier, Secret, TokenInfo, TokenVerifier, scopes_from_claims
+from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware, TokenUser, route_path
+from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
+from scopeguard.routefile import ROUTE_KEYS, load_routes, routes_from_data
+from scopeguard.scopes import (
+    HTTP_METHODS,
+    ROUTE_SCOPE_PREFIX,
+    RouteScope,
+    format_scope,
+    is_route_scope,
+    parse_scope,
+)
+from scopeguard.table import PRECEDENCES, Outcome, Precedence, Resolution, Route, RouteTable
+from scopeguard.templates import CONVERTER_PATTERNS, RouteTemplate, compile_template
+from scopeguard.tokens import (
+    DEFAULT_SCOPE_CLAIMS,
+    JWTVerifier,
+    Secret,
+    TokenInfo,
+    TokenVerifier,
+    mint_token,
+    scopes_from_claims,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONVERTER_PATTERNS",
+    "DEFAULT_SCOPE_CLAIMS",
     "HTTP_METHODS",
+    "PRECEDENCES",
+    "ROUTE_KEYS",
+    "ROUTE_SCOPE_PREFIX",
     "STATE_KEY",
     "BadRequest",
     "ConfigurationError",
@@ -43,6 +64,7 @@ __all__ = [
     "NoRoute",
     "Outcome",
     "Policy",
+    "Precedence",
     "Reason",
     "Resolution",
     "Route",
@@ -57,12 +79,17 @@ __all__ = [
     "TokenInfo",
     "TokenUser",
     "TokenVerifier",
+    "Unmatched",
     "__version__",
+    "bearer_token",
     "compile_template",
     "format_scope",
     "is_route_scope",
     "load_routes",
+    "mint_token",
     "parse_scope",
+    "path_problem",
+    "route_path",
     "routes_from_data",
     "scopes_from_claims",
 ]
