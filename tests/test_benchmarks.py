@@ -1,0 +1,35 @@
+"""A smoke test of the decision benchmark script. It checks the output's shape, never timings."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_decision.py"
+
+EXPECTED_HEADINGS = (
+    "# scopeguard decision benchmark",
+    "## Policy.decide: route resolution and scope check",
+    "## Policy.decide: the 10 requests of the 10-route table against every table, 10 scopes",
+    "## Middleware check: ScopeGuardMiddleware with a cached token",
+    "## Token lookup: bearer_token and a cached JWTVerifier.verify",
+    "## Whole request: trivial ASGI app, 10-scope token",
+    "## Targets",
+)
+
+
+def test_quick_run_prints_every_table(capsys: pytest.CaptureFixture[str]) -> None:
+    # run_name keeps the script's "if __name__ == '__main__'" block from running.
+    namespace = runpy.run_path(str(SCRIPT), run_name="bench_decision")
+
+    status = namespace["main"](["--quick"])
+
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    for heading in EXPECTED_HEADINGS:
+        assert heading in lines
+    for size in ("| 10 |", "| 100 |", "| 1,000 |", "| 10,000 |"):
+        assert any(line.startswith(size) for line in lines), f"no row for {size}"
+    assert any(line.startswith("| ratio 10,000 / 10 |") for line in lines)
