@@ -20,6 +20,10 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from jwt.algorithms import get_default_algorithms
 
 from scopeguard.errors import ConfigurationError, InvalidToken
@@ -39,6 +43,7 @@ __all__ = [
 DEFAULT_SCOPE_CLAIMS: tuple[str, ...] = ("scope", "scp", "scopes")
 
 _HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+_PRIVATE_KEY_TYPES = (RSAPrivateKey, EllipticCurvePrivateKey, Ed25519PrivateKey, Ed448PrivateKey)
 
 
 class Secret:
@@ -117,7 +122,7 @@ class JWTVerifier:
 
     :param key: the HMAC secret (``str``, ``bytes`` or :class:`Secret`), a PEM-encoded
         public key, or a key object that PyJWT accepts (a ``cryptography`` public key or a
-        ``jwt.PyJWK``).
+        ``jwt.PyJWK``). A private key is accepted too, and only its public key is used.
     :param algorithms: the algorithms accepted, for example ``["RS256"]``. Required.
 
         .. warning:: The list is never taken from the token, ``none`` is rejected, and HMAC
@@ -188,7 +193,7 @@ class JWTVerifier:
         cached = self._cache.get(token)
         if cached is not None:
             info, valid_until = cached
-            if time.time() <= valid_until:
+            if time.time() < valid_until:
                 self._cache.move_to_end(token)
                 return info
             del self._cache[token]
@@ -240,7 +245,8 @@ class JWTVerifier:
         if not isinstance(expires, (int, float)):
             # NOTE: tokens without "exp" are verified on every request, never cached.
             return
-        self._cache[token] = (info, expires + self._leeway)
+        # PyJWT truncates "exp" to an integer and rejects a token once now >= exp + leeway.
+        self._cache[token] = (info, int(expires) + self._leeway)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
@@ -262,9 +268,8 @@ def _validate_algorithms(algorithms: Sequence[str]) -> list[str]:
                 f"algorithm {name!r} is not allowed; unsigned tokens are rejected"
             )
         if name not in known:
-            raise ConfigurationError(
-                f"unknown algorithm {name!r}; use one of {', '.join(sorted(known))}"
-            )
+            usable = sorted(known.keys() - {"none"})
+            raise ConfigurationError(f"unknown algorithm {name!r}; use one of {', '.join(usable)}")
 
     hmac = [name for name in names if name in _HMAC_ALGORITHMS]
     if hmac and len(hmac) != len(names):
@@ -293,6 +298,10 @@ def _prepare_key(key: Any, algorithms: list[str]) -> Any:
         problem = check_length(prepared) if check_length is not None else None
         if problem:
             raise ConfigurationError(f"the key is too short for {name}: {problem}")
+        if isinstance(prepared, _PRIVATE_KEY_TYPES):
+            # PyJWT verifies RS* and PS* signatures with key.verify(), which private keys
+            # lack, so a private key is replaced by its public key.
+            key = prepared.public_key()
     return key
 
 
@@ -319,6 +328,9 @@ def mint_token(
 ) -> str:
     """Return an HMAC-signed JWT whose ``scope`` claim holds ``scopes`` joined by spaces.
 
+    Raises :class:`ConfigurationError` for an algorithm other than HMAC, or for a secret
+    that :class:`JWTVerifier` would reject, such as one shorter than the hash output.
+
     .. warning:: This is for development and tests. Production tokens come from an
        authorization server.
     """
@@ -328,6 +340,8 @@ def mint_token(
         )
     if isinstance(secret, Secret):
         secret = secret.reveal()
+    # Reject what JWTVerifier would reject, such as a secret shorter than the hash.
+    _prepare_key(secret, [algorithm])
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject,

@@ -1,0 +1,1015 @@
+"""Tests of ScopeGuardMiddleware around a real Starlette app.
+
+Tests that take the ``client`` fixture run twice: in-process through httpx.ASGITransport
+and over TCP against uvicorn on 127.0.0.1. A rejected websocket gets an HTTP response under
+uvicorn, which offers the ``websocket.http.response`` extension, and a close with code 1008
+from a server without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route as StarletteRoute
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from scopeguard import (
+    STATE_KEY,
+    ConfigurationError,
+    Decision,
+    InvalidToken,
+    JWTVerifier,
+    Route,
+    ScopeGuardMiddleware,
+    TokenInfo,
+)
+from scopeguard._types import ASGIApp, Message, Scope
+from scopeguard.middleware import route_path
+
+SECRET = "0123456789abcdef0123456789abcdef"
+OTHER_SECRET = "fedcba9876543210fedcba9876543210"
+REALM = "test-api"
+
+LIST = "url:GET|/api/v1/courses"
+COURSE = "url:GET|/api/v1/courses/:course_id"
+UPLOAD = "url:POST|/api/v1/courses/:course_id/files"
+EXPORT = "url:GET|/api/v1/courses/:course_id/export"
+EVENTS = "url:GET|/api/v1/courses/:course_id/events"
+STATUS = "url:GET|/v1/status"
+
+ROUTES = (
+    Route("GET", "/health", public=True),
+    Route("GET", "/api/v1/courses"),
+    Route("GET", "/api/v1/courses/:course_id"),
+    Route("PUT", "/api/v1/courses/:course_id"),
+    Route("POST", "/api/v1/courses/:course_id/files"),
+    Route("GET", "/api/v1/courses/:course_id/export"),
+    Route("GET", "/api/v1/courses/:course_id/events"),
+    Route("GET", "/v1/status"),
+)
+
+EXPORT_CHUNKS = [b"id,name\n", b"1,Biology\n", b"2,Chemistry\n"]
+
+
+# --- The protected app --------------------------------------------------------------------
+
+
+def _describe(request: Request) -> dict[str, Any]:
+    """Return the decision, auth and user that the middleware passed to the endpoint."""
+    decision: Decision = getattr(request.state, STATE_KEY)
+    return {
+        "reason": decision.reason.value,
+        "route": decision.route.path if decision.route is not None else None,
+        "required_scope": decision.required_scope,
+        "auth_scopes": request.auth.scopes,
+        "authenticated": request.user.is_authenticated,
+        "display_name": request.user.display_name,
+        "identity": request.user.identity,
+        "claims_sub": request.user.claims.get("sub") if request.user.is_authenticated else None,
+        "path_params": dict(request.path_params),
+        "path": request.url.path,
+    }
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse(_describe(request))
+
+
+async def list_courses(request: Request) -> Response:
+    # An unusual status and a custom header show that the app's response passes untouched.
+    return JSONResponse(
+        [{"id": 1, "name": "Biology"}], status_code=203, headers={"x-app": "list-courses"}
+    )
+
+
+async def show_course(request: Request) -> Response:
+    return JSONResponse(_describe(request))
+
+
+async def upload_file(request: Request) -> Response:
+    body = await request.body()
+    return JSONResponse(
+        {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()},
+        status_code=201,
+        headers={"x-app": "upload"},
+    )
+
+
+async def export_course(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in EXPORT_CHUNKS:
+            yield chunk
+
+    return StreamingResponse(chunks(), media_type="text/csv")
+
+
+async def course_events(websocket: WebSocket) -> None:
+    await websocket.accept()
+    decision: Decision = websocket.state.scopeguard
+    await websocket.send_json(
+        {
+            "course_id": websocket.path_params["course_id"],
+            "identity": websocket.user.identity,
+            "auth_scopes": websocket.auth.scopes,
+            "required_scope": decision.required_scope,
+        }
+    )
+    await websocket.close()
+
+
+def create_app(
+    lifespan_events: list[str] | None = None,
+    *,
+    verifier: Any = None,
+    unmatched: str = "deny",
+) -> ScopeGuardMiddleware:
+    events = lifespan_events if lifespan_events is not None else []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        events.append("startup")
+        yield
+        events.append("shutdown")
+
+    app = Starlette(
+        routes=[
+            StarletteRoute("/health", health),
+            StarletteRoute("/api/v1/courses", list_courses),
+            StarletteRoute("/api/v1/courses/{course_id}", show_course),
+            StarletteRoute("/api/v1/courses/{course_id}/files", upload_file, methods=["POST"]),
+            StarletteRoute("/api/v1/courses/{course_id}/export", export_course),
+            WebSocketRoute("/api/v1/courses/{course_id}/events", course_events),
+            StarletteRoute("/v1/status", show_course),
+        ],
+        lifespan=lifespan,
+    )
+    return ScopeGuardMiddleware(
+        app,
+        routes=ROUTES,
+        verifier=verifier or JWTVerifier(key=SECRET, algorithms=["HS256"]),
+        realm=REALM,
+        unmatched=unmatched,  # type: ignore[arg-type]
+    )
+
+
+def make_token(*scopes: str, secret: str = SECRET, algorithm: str = "HS256", **claims: Any) -> str:
+    payload: dict[str, Any] = {
+        "sub": "teacher-1",
+        "exp": int(time.time()) + 300,
+        "scope": " ".join(scopes),
+    }
+    payload.update(claims)
+    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- Servers and clients ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def uvicorn_server(app: ASGIApp, *, root_path: str = "") -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 and yield its base URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        app, lifespan="on", log_config=None, log_level="warning", access_log=False,
+        root_path=root_path,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 10 s")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+
+
+@dataclass
+class Server:
+    url: str
+    lifespan_events: list[str]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    events: list[str] = []
+    with uvicorn_server(create_app(events)) as url:
+        yield Server(url, events)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["asgi", "uvicorn"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """Return a client of the protected app, in-process or over TCP to uvicorn."""
+    if request.param == "asgi":
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+    else:
+        server: Server = request.getfixturevalue("server")
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            yield http
+
+
+def raw_request(base_url: str, request: bytes) -> tuple[int, bytes]:
+    """Send ``request`` over TCP and return the status and the raw response.
+
+    httpx upper-cases every method, so a lower-case method can only be sent this way.
+    """
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request)
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    status = int(response.split(b" ", 2)[1])
+    return status, response
+
+
+async def call_asgi(app: ASGIApp, scope: Scope, incoming: list[Message]) -> list[Message]:
+    """Call ``app`` directly and return what it sends, feeding it ``incoming`` in order."""
+    sent: list[Message] = []
+    queue = list(incoming)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8", "backslashreplace"),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+    }
+
+
+def websocket_scope(path: str, headers: list[tuple[bytes, bytes]], **extra: Any) -> Scope:
+    scope = http_scope("GET", path, headers)
+    del scope["method"]
+    scope.update(type="websocket", scheme="ws", subprotocols=[], **extra)
+    return scope
+
+
+def header_values(response: httpx.Response) -> str:
+    return " ".join(f"{name}: {value}" for name, value in response.headers.items())
+
+
+# --- Allowed requests ---------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_allowed_response_untouched(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/courses", headers=bearer(make_token(LIST)))
+
+    assert response.status_code == 203
+    assert response.json() == [{"id": 1, "name": "Biology"}]
+    assert response.headers["x-app"] == "list-courses"
+    assert "www-authenticate" not in response.headers
+
+
+@pytest.mark.anyio
+async def test_endpoint_sees_decision_and_user(client: httpx.AsyncClient) -> None:
+    token = make_token(COURSE, LIST)
+
+    response = await client.get("/api/v1/courses/7", headers=bearer(token))
+    seen = response.json()
+
+    assert response.status_code == 200
+    assert seen["reason"] == "allowed"
+    assert seen["route"] == "/api/v1/courses/:course_id"
+    assert seen["required_scope"] == COURSE
+    assert seen["auth_scopes"] == sorted([COURSE, LIST])
+    assert seen["authenticated"] is True
+    assert seen["display_name"] == "teacher-1"
+    assert seen["identity"] == "teacher-1"
+    assert seen["claims_sub"] == "teacher-1"
+    assert seen["path_params"] == {"course_id": "7"}
+
+
+@pytest.mark.anyio
+async def test_post_body_reaches_app(client: httpx.AsyncClient) -> None:
+    body = os.urandom(256 * 1024)
+
+    response = await client.post(
+        "/api/v1/courses/7/files", content=body, headers=bearer(make_token(UPLOAD))
+    )
+
+    assert response.status_code == 201
+    assert response.headers["x-app"] == "upload"
+    assert response.json() == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+@pytest.mark.anyio
+async def test_streaming_response_passes(client: httpx.AsyncClient) -> None:
+    async with client.stream(
+        "GET", "/api/v1/courses/7/export", headers=bearer(make_token(EXPORT))
+    ) as response:
+        content = b"".join([chunk async for chunk in response.aiter_bytes()])
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert content == b"".join(EXPORT_CHUNKS)
+
+
+@pytest.mark.anyio
+async def test_public_route_without_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    seen = response.json()
+
+    assert response.status_code == 200
+    assert seen["reason"] == "public"
+    assert seen["authenticated"] is False
+    assert seen["auth_scopes"] == []
+
+
+@pytest.mark.anyio
+async def test_public_route_ignores_bad_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health", headers=bearer("not-a-jwt"))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_head_allowed_has_no_body(client: httpx.AsyncClient) -> None:
+    response = await client.head("/api/v1/courses", headers=bearer(make_token(LIST)))
+
+    assert response.status_code == 203
+    assert response.headers["x-app"] == "list-courses"
+    assert response.content == b""
+
+
+@pytest.mark.anyio
+async def test_head_denied_has_no_body(client: httpx.AsyncClient) -> None:
+    response = await client.head("/api/v1/courses")
+    full_body = json.dumps({"errors": [{"message": "a bearer token is required"}]})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert response.headers["content-length"] == str(len(full_body))
+    assert response.content == b""
+
+
+@pytest.mark.anyio
+async def test_head_denied_sends_empty_body() -> None:
+    # Clients and servers drop a HEAD response's body themselves, so only a direct ASGI
+    # call shows what the middleware sends.
+    scope = http_scope("HEAD", "/api/v1/courses", [])
+
+    sent = await call_asgi(create_app(), scope, [{"type": "http.request", "body": b""}])
+
+    assert sent[0]["status"] == 401
+    assert sent[1] == {"type": "http.response.body", "body": b""}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "scopes", "course_id"),
+    [
+        pytest.param("/api/v1/courses/%37", [COURSE], "7", id="encoded-digit"),
+        pytest.param("/api/v1/courses/%C3%A9t%C3%A9", [COURSE], "été", id="encoded-utf8"),
+        pytest.param("/api/v1/courses/été", [COURSE], "été", id="non-ascii"),
+        pytest.param("/api/v1/courses/a%20b", [COURSE], "a b", id="encoded-space"),
+        pytest.param("/api/v1/courses/7?include[]=term", [COURSE], "7", id="query"),
+    ],
+)
+async def test_decoded_path_allowed(
+    client: httpx.AsyncClient, path: str, scopes: list[str], course_id: str
+) -> None:
+    response = await client.get(path, headers=bearer(make_token(*scopes)))
+
+    assert response.status_code == 200
+    assert response.json()["path_params"] == {"course_id": course_id}
+
+
+@pytest.mark.anyio
+async def test_encoded_slash_needs_decoded_route(client: httpx.AsyncClient) -> None:
+    # %2F decodes to "/" in ASGI's path, so this is the export route for the middleware and
+    # for Starlette alike, and the course scope does not grant it.
+    denied = await client.get("/api/v1/courses/7%2Fexport", headers=bearer(make_token(COURSE)))
+    allowed = await client.get("/api/v1/courses/7%2Fexport", headers=bearer(make_token(EXPORT)))
+
+    assert denied.status_code == 403
+    assert f'scope="{EXPORT}"' in denied.headers["www-authenticate"]
+    assert allowed.status_code == 200
+    assert allowed.content == b"".join(EXPORT_CHUNKS)
+
+
+# --- Denied requests ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Denied:
+    """The response a denied request must get."""
+
+    status: int
+    message: str
+    challenge: str | None = None
+    allow: str | None = None
+
+
+def _challenge(error: str, description: str, scope: str | None = None) -> str:
+    value = f'Bearer realm="{REALM}", error="{error}", error_description="{description}"'
+    return value if scope is None else f'{value}, scope="{scope}"'
+
+
+MISSING = Denied(401, "a bearer token is required", f'Bearer realm="{REALM}"')
+NOT_BEARER = Denied(401, "the Authorization header must use the Bearer scheme", MISSING.challenge)
+
+
+def _invalid(description: str) -> Denied:
+    return Denied(401, description, _challenge("invalid_token", description))
+
+
+DENIAL_CASES = [
+    pytest.param("GET", "/api/v1/courses/7", {}, MISSING, id="no-token"),
+    pytest.param(
+        "GET", "/api/v1/courses/7", {"Authorization": "Basic dXNlcjpwYXNz"}, NOT_BEARER,
+        id="basic-scheme",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", {"Authorization": "Bearer"},
+        _invalid("the bearer token is empty"), id="empty-token",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", {"Authorization": "Bearer a,b"},
+        _invalid("the bearer token contains characters a token may not contain"),
+        id="bad-characters",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", {b"Authorization": b"Bearer t\xc3\xb6ken"},
+        _invalid("the bearer token contains non-ASCII bytes"), id="non-ascii-token",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", {"Authorization": "Bearer not-a-jwt"},
+        _invalid("the token is not a well-formed JWT"), id="garbage-token",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", bearer(make_token(COURSE, secret=OTHER_SECRET)),
+        _invalid("the token's signature is invalid"), id="wrong-key",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", bearer(make_token(COURSE, secret="k" * 64, algorithm="HS512")),
+        _invalid("the token's signing algorithm is not accepted"), id="wrong-algorithm",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", bearer(make_token(COURSE, exp=int(time.time()) - 10)),
+        _invalid("the token has expired"), id="expired",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", bearer(make_token(COURSE, exp=None)),
+        _invalid("the token has no 'exp' claim"), id="no-exp",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", bearer(make_token(COURSE, aud="other-api")),
+        _invalid("the token's audience is not accepted"), id="unexpected-audience",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", bearer(make_token(scope=[COURSE, 7])),
+        _invalid("the 'scope' claim must be a space-separated string or a list of strings"),
+        id="malformed-scope-claim",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/7", bearer(make_token(LIST)),
+        Denied(
+            403, f"the token lacks the scope {COURSE}",
+            _challenge("insufficient_scope", f"the token lacks the scope {COURSE}", COURSE),
+        ),
+        id="insufficient-scope",
+    ),
+    pytest.param(
+        "GET", "/api/v1/unknown", bearer(make_token(LIST)),
+        Denied(
+            403, "no route matches GET /api/v1/unknown, so no scope grants it",
+            _challenge(
+                "insufficient_scope", "no route matches GET /api/v1/unknown, so no scope grants it"
+            ),
+        ),
+        id="no-route",
+    ),
+    pytest.param(
+        "GET", "/api/v1/%C3%BCnknown", bearer(make_token(LIST)),
+        Denied(
+            403, "no route matches GET /api/v1/ünknown, so no scope grants it",
+            _challenge(
+                "insufficient_scope", "no route matches GET /api/v1/?nknown, so no scope grants it"
+            ),
+        ),
+        id="no-route-non-ascii",
+    ),
+    pytest.param("GET", "/api/v1/unknown", {}, MISSING, id="no-route-no-token"),
+    pytest.param(
+        "DELETE", "/api/v1/courses/7", bearer(make_token(COURSE)),
+        Denied(
+            405, "method DELETE is not allowed on /api/v1/courses/7; allowed: GET, HEAD, PUT",
+            allow="GET, HEAD, PUT",
+        ),
+        id="method-not-allowed",
+    ),
+    pytest.param(
+        "FOO", "/api/v1/courses/7", bearer(make_token(COURSE)),
+        Denied(
+            405, "method FOO is not allowed on /api/v1/courses/7; allowed: GET, HEAD, PUT",
+            allow="GET, HEAD, PUT",
+        ),
+        id="unknown-method",
+    ),
+    pytest.param("FOO", "/api/v1/courses/7", {}, MISSING, id="unknown-method-no-token"),
+    pytest.param(
+        "GET", "/api/v1/courses/7%0A", bearer(make_token(COURSE)),
+        Denied(
+            400, "the request path contains a control character",
+            _challenge("invalid_request", "the request path contains a control character"),
+        ),
+        id="encoded-newline",
+    ),
+    pytest.param(
+        "GET", "/api/v1/courses/%00", {},
+        Denied(
+            400, "the request path contains a control character",
+            _challenge("invalid_request", "the request path contains a control character"),
+        ),
+        id="encoded-nul-no-token",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("method", "path", "headers", "expected"), DENIAL_CASES)
+async def test_denied_request(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    headers: Mapping[str, str] | Mapping[bytes, bytes],
+    expected: Denied,
+) -> None:
+    response = await client.request(method, path, headers=headers)
+
+    assert response.status_code == expected.status
+    assert response.json() == {"errors": [{"message": expected.message}]}
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers.get("www-authenticate") == expected.challenge
+    assert response.headers.get("allow") == expected.allow
+
+
+@pytest.mark.anyio
+async def test_two_authorization_headers(client: httpx.AsyncClient) -> None:
+    token = make_token(COURSE)
+    headers = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
+
+    response = await client.get("/api/v1/courses/7", headers=headers)
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"message": "send exactly one Authorization header"}]}
+    assert response.headers["www-authenticate"] == _challenge(
+        "invalid_request", "send exactly one Authorization header"
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "token"),
+    [
+        pytest.param("/api/v1/courses/7", make_token(LIST), id="insufficient-scope"),
+        pytest.param("/api/v1/courses/7", make_token(COURSE, secret=OTHER_SECRET), id="wrong-key"),
+        pytest.param("/api/v1/courses/7", make_token(COURSE, exp=1), id="expired"),
+        pytest.param("/api/v1/unknown", make_token(LIST), id="no-route"),
+        pytest.param("/api/v1/courses/7", "opaque-token-value-12345", id="garbage"),
+    ],
+)
+async def test_denial_never_contains_token(
+    client: httpx.AsyncClient, path: str, token: str
+) -> None:
+    response = await client.get(path, headers=bearer(token))
+
+    assert response.status_code in (401, 403)
+    assert token not in response.text
+    assert token not in header_values(response)
+
+
+@pytest.mark.anyio
+async def test_denial_log_omits_token(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = make_token(COURSE, secret=OTHER_SECRET)
+
+    with caplog.at_level(logging.DEBUG, logger="scopeguard.middleware"):
+        response = await client.get("/api/v1/courses/7", headers=bearer(token))
+
+    assert response.status_code == 401
+    assert any("signature is invalid" in record.getMessage() for record in caplog.records)
+    assert all(token not in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "token", "status"),
+    [
+        pytest.param(b"get /api/v1/courses/7", make_token(COURSE), 405, id="lower-case-get"),
+        pytest.param(b"get /api/v1/courses/7", None, 401, id="lower-case-get-no-token"),
+        pytest.param(b"FOO /api/v1/courses/7", make_token(COURSE), 405, id="foo"),
+        pytest.param(b"GET /api/v1/courses/%FF", make_token(COURSE), 200, id="invalid-utf8"),
+        pytest.param(b"GET //api/v1/courses", make_token(LIST), 403, id="double-slash"),
+    ],
+)
+def test_uvicorn_raw_request(
+    server: Server, request_line: bytes, token: str | None, status: int
+) -> None:
+    authorization = b"" if token is None else b"Authorization: Bearer " + token.encode() + b"\r\n"
+    request = request_line + b" HTTP/1.1\r\nHost: test\r\n" + authorization
+    request += b"Connection: close\r\n\r\n"
+
+    received_status, response = raw_request(server.url, request)
+
+    assert received_status == status
+    if token is not None:
+        assert token.encode() not in response
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "token", "status"),
+    [
+        pytest.param("get", make_token(COURSE), 405, id="lower-case-get"),
+        pytest.param("get", None, 401, id="lower-case-get-no-token"),
+        pytest.param("Get", make_token(COURSE), 405, id="mixed-case-get"),
+    ],
+)
+async def test_in_process_lower_case_method(method: str, token: str | None, status: int) -> None:
+    headers = [] if token is None else [(b"authorization", f"Bearer {token}".encode())]
+    scope = http_scope(method, "/api/v1/courses/7", headers)
+
+    sent = await call_asgi(create_app(), scope, [{"type": "http.request", "body": b""}])
+
+    assert sent[0]["status"] == status
+
+
+# --- Bad input never gets a 500 -----------------------------------------------------------
+
+PROPERTY_APP = create_app()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    method=st.one_of(
+        st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE", "get", "FOO"]),
+        st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz-", min_size=1, max_size=8),
+    ),
+    path=st.one_of(
+        st.text(max_size=40).map(lambda text: "/" + text),
+        st.sampled_from(["/health", "/api/v1/courses/7", "/api/v1/courses/7/files"]),
+    ),
+    authorization=st.one_of(
+        st.none(),
+        st.binary(max_size=60),
+        st.binary(max_size=60).map(lambda token: b"Bearer " + token),
+        st.text(alphabet="abcXYZ019-._~+/=", max_size=60).map(lambda t: f"Bearer {t}".encode()),
+    ),
+)
+def test_bad_input_never_500(method: str, path: str, authorization: bytes | None) -> None:
+    headers = [] if authorization is None else [(b"authorization", authorization)]
+    scope = http_scope(method, path, headers)
+
+    sent = asyncio.run(
+        call_asgi(PROPERTY_APP, scope, [{"type": "http.request", "body": b"", "more_body": False}])
+    )
+
+    assert sent[0]["status"] in (200, 203, 400, 401, 403, 404, 405)
+
+
+# --- Websockets ---------------------------------------------------------------------------
+
+
+def test_uvicorn_websocket_allowed(server: Server) -> None:
+    url = server.url.replace("http://", "ws://") + "/api/v1/courses/7/events"
+    token = make_token(EVENTS)
+
+    with connect(url, additional_headers=bearer(token), open_timeout=5) as websocket:
+        message = json.loads(websocket.recv(timeout=5))
+
+    assert message == {
+        "course_id": "7",
+        "identity": "teacher-1",
+        "auth_scopes": [EVENTS],
+        "required_scope": EVENTS,
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "challenge", "message"),
+    [
+        pytest.param({}, 401, MISSING.challenge, MISSING.message, id="no-token"),
+        pytest.param(
+            bearer("not-a-jwt"),
+            401,
+            _challenge("invalid_token", "the token is not a well-formed JWT"),
+            "the token is not a well-formed JWT",
+            id="garbage-token",
+        ),
+        pytest.param(
+            bearer(make_token(COURSE)),
+            403,
+            _challenge("insufficient_scope", f"the token lacks the scope {EVENTS}", EVENTS),
+            f"the token lacks the scope {EVENTS}",
+            id="insufficient-scope",
+        ),
+    ],
+)
+def test_uvicorn_websocket_rejected(
+    server: Server, headers: dict[str, str], status: int, challenge: str | None, message: str
+) -> None:
+    url = server.url.replace("http://", "ws://") + "/api/v1/courses/7/events"
+
+    with pytest.raises(InvalidStatus) as raised:
+        connect(url, additional_headers=headers, open_timeout=5)
+    response = raised.value.response
+
+    assert response.status_code == status
+    assert response.headers["WWW-Authenticate"] == challenge
+    assert json.loads(response.body or b"") == {"errors": [{"message": message}]}
+
+
+@pytest.mark.anyio
+async def test_websocket_rejected_without_extension() -> None:
+    scope = websocket_scope("/api/v1/courses/7/events", [])
+
+    sent = await call_asgi(create_app(), scope, [{"type": "websocket.connect"}])
+
+    assert sent == [{"type": "websocket.close", "code": 1008, "reason": MISSING.message}]
+
+
+@pytest.mark.anyio
+async def test_websocket_rejected_with_extension() -> None:
+    headers = [(b"authorization", f"Bearer {make_token(COURSE)}".encode())]
+    scope = websocket_scope(
+        "/api/v1/courses/7/events", headers, extensions={"websocket.http.response": {}}
+    )
+
+    sent = await call_asgi(create_app(), scope, [{"type": "websocket.connect"}])
+
+    assert [message["type"] for message in sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ]
+    assert sent[0]["status"] == 403
+
+
+@pytest.mark.anyio
+async def test_websocket_allowed_in_process() -> None:
+    headers = [(b"authorization", f"Bearer {make_token(EVENTS)}".encode())]
+    scope = websocket_scope("/api/v1/courses/7/events", headers)
+
+    sent = await call_asgi(
+        create_app(),
+        scope,
+        [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}],
+    )
+
+    assert [message["type"] for message in sent] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    assert json.loads(sent[1]["text"])["identity"] == "teacher-1"
+
+
+# --- Lifespan -----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_lifespan_in_process() -> None:
+    events: list[str] = []
+    scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+
+    sent = await call_asgi(
+        create_app(events), scope, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    )
+
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert events == ["startup", "shutdown"]
+
+
+def test_lifespan_under_uvicorn() -> None:
+    events: list[str] = []
+
+    with uvicorn_server(create_app(events)):
+        events_while_running = list(events)
+
+    assert events_while_running == ["startup"]
+    assert events == ["startup", "shutdown"]
+
+
+def test_module_server_ran_startup(server: Server) -> None:
+    assert server.lifespan_events == ["startup"]
+
+
+# --- root_path ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "expected"),
+    [
+        pytest.param("/api/v1/courses", "", "/api/v1/courses", id="no-root-path"),
+        pytest.param("/v/api/v1/courses", "/v", "/api/v1/courses", id="prefix-removed"),
+        pytest.param("/v1/status", "/v", "/v1/status", id="not-a-segment-boundary"),
+        pytest.param("/v", "/v", "", id="root-path-only"),
+        pytest.param("/v/", "/v", "/", id="root-path-and-slash"),
+        pytest.param("/api/v1/courses", "/v", "/api/v1/courses", id="other-prefix"),
+        pytest.param("/v/v1/status", "/v", "/v1/status", id="prefix-then-similar"),
+    ],
+)
+def test_route_path(path: str, root_path: str, expected: str) -> None:
+    assert route_path({"path": path, "root_path": root_path}) == expected
+
+
+@given(
+    root=st.lists(st.text(alphabet="abv1", min_size=1, max_size=3), min_size=1, max_size=3),
+    rest=st.text(alphabet="abv1/", max_size=12),
+)
+def test_route_path_segment_boundary(root: list[str], rest: str) -> None:
+    root_path = "/" + "/".join(root)
+    path = root_path + rest
+
+    result = route_path({"path": path, "root_path": root_path})
+
+    if rest == "" or rest.startswith("/"):
+        assert result == rest
+    else:
+        assert result == path
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "scope", "status", "route"),
+    [
+        pytest.param("/v1/status", STATUS, 200, "/v1/status", id="similar-prefix-kept"),
+        pytest.param("/v/v1/status", STATUS, 200, "/v1/status", id="prefix-removed"),
+        pytest.param("/v/api/v1/courses/7", COURSE, 200, "/api/v1/courses/:course_id", id="nested"),
+        pytest.param("/vapi/v1/courses/7", COURSE, 403, None, id="no-boundary"),
+    ],
+)
+async def test_root_path_in_process(path: str, scope: str, status: int, route: str | None) -> None:
+    transport = httpx.ASGITransport(app=create_app(), root_path="/v")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get(path, headers=bearer(make_token(scope)))
+
+    assert response.status_code == status
+    if route is not None:
+        assert response.json()["route"] == route
+
+
+def test_root_path_under_uvicorn() -> None:
+    # uvicorn puts root_path in front of the request path, as a server behind a proxy that
+    # strips the prefix does.
+    with uvicorn_server(create_app(), root_path="/v") as url:
+        status = httpx.get(f"{url}/v1/status", headers=bearer(make_token(STATUS)))
+        course = httpx.get(f"{url}/api/v1/courses/7", headers=bearer(make_token(COURSE)))
+
+    assert status.status_code == 200
+    assert status.json()["route"] == "/v1/status"
+    assert course.status_code == 200
+    assert course.json()["path_params"] == {"course_id": "7"}
+
+
+# --- Options ------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_unmatched_pass_reaches_app() -> None:
+    transport = httpx.ASGITransport(app=create_app(unmatched="pass"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        unknown = await http.get("/api/v1/unknown")
+        protected = await http.get("/api/v1/courses/7")
+
+    assert unknown.status_code == 404
+    assert "www-authenticate" not in unknown.headers
+    assert protected.status_code == 401
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("audience", "status"),
+    [
+        pytest.param("canvas-api", 200, id="accepted"),
+        pytest.param("other-api", 401, id="wrong"),
+        pytest.param(None, 401, id="missing"),
+    ],
+)
+async def test_verifier_audience(audience: str | None, status: int) -> None:
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"], audience="canvas-api")
+    transport = httpx.ASGITransport(app=create_app(verifier=verifier))
+    token = make_token(COURSE, aud=audience)
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/api/v1/courses/7", headers=bearer(token))
+
+    assert response.status_code == status
+
+
+class OpaqueVerifier:
+    """Accepts the one opaque token ``good-token`` and grants the course scope."""
+
+    async def verify(self, token: str) -> TokenInfo:
+        if token != "good-token":
+            raise InvalidToken("unknown token")
+        return TokenInfo(scopes=frozenset({COURSE}), claims={"sub": "service"})
+
+
+@pytest.mark.anyio
+async def test_custom_verifier() -> None:
+    transport = httpx.ASGITransport(app=create_app(verifier=OpaqueVerifier()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        good = await http.get("/api/v1/courses/7", headers=bearer("good-token"))
+        bad = await http.get("/api/v1/courses/7", headers=bearer("bad-token"))
+
+    assert good.status_code == 200
+    assert good.json()["identity"] == "service"
+    assert bad.status_code == 401
+    assert bad.json() == {"errors": [{"message": "unknown token"}]}
+
+
+class NoVerifyMethod:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"realm": 'my"api'}, "realm", id="realm-quote"),
+        pytest.param({"realm": "my\\api"}, "realm", id="realm-backslash"),
+        pytest.param({"realm": ""}, "realm", id="realm-empty"),
+        pytest.param({"realm": "äpi"}, "realm", id="realm-non-ascii"),
+        pytest.param({"realm": "api\r\nX-Evil: 1"}, "realm", id="realm-crlf"),
+        pytest.param({"verifier": NoVerifyMethod()}, "async verify", id="verifier-no-verify"),
+        pytest.param({"verifier": "secret"}, "async verify", id="verifier-string"),
+        pytest.param({"unmatched": "allow"}, "unmatched", id="unmatched-unknown"),
+        pytest.param(
+            {"routes": ["GET /api/v1/courses"]}, "expected a scopeguard.Route", id="routes-str"
+        ),
+    ],
+)
+def test_middleware_rejects_bad_option(options: dict[str, Any], message: str) -> None:
+    arguments: dict[str, Any] = {
+        "routes": ROUTES,
+        "verifier": JWTVerifier(key=SECRET, algorithms=["HS256"]),
+        **options,
+    }
+
+    with pytest.raises(ConfigurationError, match=message):
+        ScopeGuardMiddleware(Starlette(), **arguments)
