@@ -22,9 +22,9 @@ def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """Return the bearer token of a request from its raw ASGI headers.
 
     Raises :class:`MissingToken` when no ``Authorization`` header is sent or it names
-    another scheme, :class:`BadRequest` when more than one is sent (RFC 6750 section 3.1
-    calls this ``invalid_request``), and :class:`InvalidToken` when the token after
-    ``Bearer`` is empty or has characters a bearer token may not contain.
+    another scheme. Raises :class:`BadRequest` when more than one is sent, which RFC 6750
+    section 3.1 calls ``invalid_request``. Raises :class:`InvalidToken` when the token
+    after ``Bearer`` is empty or has characters a bearer token may not contain.
     """
     values = [value for name, value in headers if name.lower() == b"authorization"]
     if not values:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Sequence
 from urllib.parse import unquote
@@ -28,7 +29,7 @@ SECRET_ENVIRONMENT_VARIABLE = "SCOPEGUARD_SECRET"  # noqa: S105 - a variable nam
 
 
 class UsageError(Exception):
-    """A command-line argument is invalid; the message says which and how to fix it."""
+    """A command-line argument is invalid. The message names the argument and the fix."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,10 +112,13 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="serve the Canvas files demo with uvicorn")
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    demo.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
+    demo.add_argument(
+        "--port", type=int, default=8000, help="port to bind, 0 for any free port (default: 8000)"
+    )
     demo.add_argument(
         "--secret",
-        help="HMAC secret of the demo tokens (default: a new random secret each run)",
+        help=f"HMAC secret of the demo tokens (default: the {SECRET_ENVIRONMENT_VARIABLE} "
+        "environment variable, else a new random secret each run)",
     )
     demo.set_defaults(handler=_demo)
     return parser
@@ -150,6 +154,10 @@ def _check(arguments: argparse.Namespace) -> int:
     path = request_path(arguments.target)
     _warn_malformed_scopes(arguments.scope)
 
+    if arguments.no_token and arguments.scope:
+        raise UsageError(
+            "--no-token and --scope exclude each other: a request without a token has no scopes"
+        )
     scopes = None if arguments.no_token else arguments.scope
     decision = Policy(table).decide(arguments.method, path, scopes)
     result = {
@@ -199,13 +207,31 @@ def _demo(arguments: argparse.Namespace) -> int:
 
     from scopeguard.demo import COURSES_TOKEN_SCOPES, FILES_TOKEN_SCOPES, create_app
 
-    secret = arguments.secret or secrets.token_urlsafe(32)
+    if not 0 <= arguments.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {arguments.port}")
+    secret = (
+        arguments.secret or os.environ.get(SECRET_ENVIRONMENT_VARIABLE) or secrets.token_urlsafe(32)
+    )
     app = create_app(secret)
     files_token = mint_token(secret, FILES_TOKEN_SCOPES, subject="file-reader")
     courses_token = mint_token(secret, COURSES_TOKEN_SCOPES, subject="course-lister")
-    base = f"http://{arguments.host}:{arguments.port}"
-    print(_demo_banner(base, files_token, courses_token), flush=True)
-    uvicorn.run(app, host=arguments.host, port=arguments.port, log_level="warning")
+
+    # Bind before printing, so the banner shows the real port (also for --port 0) and a
+    # port already in use is reported as an error instead of after the tokens.
+    try:
+        listener = socket.create_server((arguments.host, arguments.port))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {arguments.host}:{arguments.port}: {exc}") from exc
+    with listener:
+        host, port = listener.getsockname()[:2]
+        base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        print(_demo_banner(base, files_token, courses_token), flush=True)
+        config = uvicorn.Config(app, log_level="warning")
+        try:
+            uvicorn.Server(config).run(sockets=[listener])
+        except KeyboardInterrupt:
+            # uvicorn shuts down on Ctrl+C, then raises SIGINT again for the caller.
+            pass
     return EXIT_ALLOWED
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Collection
 from typing import Any
@@ -77,9 +78,11 @@ class ScopeGuardMiddleware:
         realm: str = "api",
         unmatched: Unmatched = "deny",
     ) -> None:
-        if not isinstance(verifier, TokenVerifier):
+        verify = getattr(verifier, "verify", None)
+        if not isinstance(verifier, TokenVerifier) or not inspect.iscoroutinefunction(verify):
             raise ConfigurationError(
-                f"verifier must have an async verify(token) method, got {type(verifier).__name__}"
+                "verifier must have an 'async def verify(self, token)' method, "
+                f"got {type(verifier).__name__}"
             )
         try:
             self.realm = validate_realm(realm)
@@ -100,40 +103,34 @@ class ScopeGuardMiddleware:
         path = route_path(scope)
         problem = path_problem(path)
         if problem is not None:
-            await self._deny(scope, receive, send, DenialResponse(400, problem, "invalid_request"))
+            response = DenialResponse(400, problem, "invalid_request")
+            await send_denial(self.realm, response, scope, receive, send)
             return
 
         resolution = self.policy.table.resolve(method, path)
-        decision = self.policy.decide_resolved(resolution, method, path, None)
-        if decision.allowed:
+        if not self.policy.requires_token(resolution):
+            decision = self.policy.decide_resolved(resolution, method, path, None)
             scope.setdefault("auth", AuthCredentials())
             scope.setdefault("user", UnauthenticatedUser())
             await self._forward(scope, receive, send, decision)
             return
 
-        if decision.reason is Reason.MISSING_TOKEN:
-            try:
-                token = await self.verifier.verify(bearer_token(scope["headers"]))
-            except Denial as denial:
-                logger.debug("denied %s %r: %s", method, path, denial.reason)
-                await self._deny(
-                    scope,
-                    receive,
-                    send,
-                    DenialResponse(denial.status_code, denial.reason, denial.error_code),
-                )
-                return
-            decision = self.policy.decide_resolved(
-                resolution, method, path, token.scopes, token.claims
-            )
-            scope["auth"] = AuthCredentials(sorted(token.scopes))
-            scope["user"] = TokenUser(token)
-
-        if not decision.allowed:
-            logger.debug("denied %s %r: %s", method, path, decision.message)
-            await self._deny(scope, receive, send, _denial_response(decision))
+        try:
+            token = await self.verifier.verify(bearer_token(scope["headers"]))
+        except Denial as denial:
+            logger.debug("denied %s %r: %s", method, path, denial.reason)
+            response = DenialResponse(denial.status_code, denial.reason, denial.error_code)
+            await send_denial(self.realm, response, scope, receive, send)
             return
 
+        decision = self.policy.decide_resolved(resolution, method, path, token.scopes, token.claims)
+        if not decision.allowed:
+            logger.debug("denied %s %r: %s", method, path, decision.message)
+            await send_denial(self.realm, _denial_response(decision), scope, receive, send)
+            return
+
+        scope["auth"] = AuthCredentials(token.sorted_scopes)
+        scope["user"] = TokenUser(token)
         await self._forward(scope, receive, send, decision)
 
     async def _forward(
@@ -141,11 +138,6 @@ class ScopeGuardMiddleware:
     ) -> None:
         scope.setdefault("state", {})[STATE_KEY] = decision
         await self.app(scope, receive, send)
-
-    async def _deny(
-        self, scope: Scope, receive: Receive, send: Send, denial: DenialResponse
-    ) -> None:
-        await send_denial(self.realm, denial, scope, receive, send)
 
 
 def _denial_response(decision: Decision) -> DenialResponse:

@@ -1,6 +1,6 @@
 """The access policy: a resolved route combined with a token's scopes gives a decision.
 
-:class:`Policy` knows nothing of ASGI, so unit tests and the command line ask it directly::
+:class:`Policy` does not depend on ASGI, so unit tests and the command line call it directly::
 
     policy = Policy(RouteTable([Route("GET", "/api/v1/courses/:course_id")]))
     decision = policy.decide("GET", "/api/v1/courses/7", {"url:GET|/api/v1/courses/:course_id"})
@@ -29,7 +29,7 @@ _CONTROL_CHARACTER: Final = re.compile("[\x00-\x1f\x7f]")
 
 
 class Reason(enum.Enum):
-    """Why a request was allowed or denied."""
+    """The reason a request was allowed or denied."""
 
     ALLOWED = "allowed"
     PUBLIC = "public"
@@ -47,7 +47,7 @@ class Decision:
 
     ``status`` is the HTTP status to send when denied, and 200 when allowed. ``error`` is
     the RFC 6750 error code for the ``WWW-Authenticate`` challenge, when there is one.
-    ``message`` says what failed in words safe to send to the client. ``route`` and
+    ``message`` states what failed in words safe to send to the client. ``route`` and
     ``required_scope`` are set whenever the request matched a route, ``granted_scopes``
     and ``claims`` whenever a token was verified.
     """
@@ -68,9 +68,10 @@ class Policy:
     """Decides requests against a route table.
 
     :param table: the routes, or a :class:`RouteTable` already built.
-    :param unmatched: ``"deny"`` (default) answers 403 for a path no route matches and 405
-        for a path whose routes do not accept the method. ``"pass"`` lets both through
-        without a token, so the app answers them.
+    :param unmatched: ``"deny"`` (default) responds with 403 for a path no route matches
+        and 405 for a path whose routes do not accept the method, once a token has been
+        verified (without one, both get 401). ``"pass"`` lets both through without a
+        token, so the app responds to them.
 
         .. warning:: With ``"pass"``, any route the app serves but the table omits is
            reachable without a token. Use it only with a table built from the app itself.
@@ -96,6 +97,15 @@ class Policy:
             return Decision(False, 400, Reason.BAD_REQUEST, problem, error="invalid_request")
         return self.decide_resolved(self.table.resolve(method, path), method, path, scopes)
 
+    def requires_token(self, resolution: Resolution) -> bool:
+        """Return whether a request so resolved needs a verified token to be decided.
+
+        Only public routes and, with ``unmatched="pass"``, unmatched requests do not.
+        """
+        if resolution.outcome is Outcome.MATCHED:
+            return resolution.route is None or not resolution.route.public
+        return self.unmatched != "pass"
+
     def decide_resolved(
         self,
         resolution: Resolution,
@@ -106,8 +116,8 @@ class Policy:
     ) -> Decision:
         """Decide a request already resolved by :meth:`RouteTable.resolve`.
 
-        The middleware calls this twice: first without scopes, to learn whether the
-        request needs a token at all, then with the verified token's scopes.
+        The middleware first asks :meth:`requires_token`, and verifies the token only
+        when it returns true.
         """
         route = resolution.route
         if resolution.outcome is not Outcome.MATCHED:

@@ -1,6 +1,6 @@
 """Route table files in TOML, JSON or tab-separated form.
 
-TOML holds an optional ``precedence`` and an array of ``[[routes]]`` tables::
+TOML contains an optional ``precedence`` and an array of ``[[routes]]`` tables::
 
     precedence = "first_declared"
 
@@ -60,7 +60,8 @@ def load_routes(path: str | Path) -> RouteTable:
             f"{file}: unknown route file type {suffix!r}; use .toml, .json or .tsv"
         )
     try:
-        text = file.read_text(encoding="utf-8")
+        # utf-8-sig also reads files that editors saved with a byte order mark.
+        text = file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{file}: cannot read the route file: {exc}") from exc
 

@@ -182,7 +182,11 @@ class _Parser:
                     )
                 self.position += 1
                 if not group:
-                    raise RouteTemplateError(self.text, f"empty group '()' at position {start}")
+                    raise RouteTemplateError(
+                        self.text,
+                        f"empty group '()' at position {start}; remove it or put the optional "
+                        "part inside",
+                    )
                 parts.append(Group(group))
                 continue
             if character in ":*":

@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
@@ -66,7 +67,7 @@ class Secret:
 
 @dataclass(frozen=True)
 class TokenInfo:
-    """What a verified token grants: its scopes and its claims.
+    """The scopes and claims of a verified token.
 
     ``scopes`` is a frozenset, so a route's scope is checked by exact membership in
     constant time, whatever the number of scopes.
@@ -74,6 +75,11 @@ class TokenInfo:
 
     scopes: frozenset[str]
     claims: Mapping[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def sorted_scopes(self) -> list[str]:
+        """The scopes in sorted order, computed once per token."""
+        return sorted(self.scopes)
 
     @property
     def subject(self) -> str | None:
@@ -326,7 +332,7 @@ def mint_token(
     audience: str | None = None,
     issuer: str | None = None,
 ) -> str:
-    """Return an HMAC-signed JWT whose ``scope`` claim holds ``scopes`` joined by spaces.
+    """Return an HMAC-signed JWT whose ``scope`` claim contains ``scopes`` joined by spaces.
 
     Raises :class:`ConfigurationError` for an algorithm other than HMAC, or for a secret
     that :class:`JWTVerifier` would reject, such as one shorter than the hash output.

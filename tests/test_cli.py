@@ -497,3 +497,13 @@ def test_console_script_token_and_check(routes_file: Path) -> None:
     assert json.loads(denied.stdout)["status"] == 403
     assert usage.returncode == 2
     assert usage.stdout == ""
+
+
+def test_check_no_token_with_scope(capsys: pytest.CaptureFixture[str], routes_file: Path) -> None:
+    arguments = ["check", "--routes", str(routes_file), "--no-token", "--scope", "x", "GET", "/"]
+
+    status = main(arguments)
+    output = capsys.readouterr()
+
+    assert status == 2
+    assert "--no-token and --scope exclude each other" in output.err

@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -737,3 +738,27 @@ def test_cli_demo_banner_examples(free_tcp_port: int, demo_secret: str, tmp_path
 
     for line, expected, actual in results:
         assert actual == expected, f"{line!r} returned {actual}"
+
+
+def test_cli_demo_any_free_port(demo_secret: str, tmp_path: Path) -> None:
+    with run_demo_command(0, demo_secret, tmp_path) as demo:
+        port = int(demo.base_url.rsplit(":", 1)[1])
+
+    assert demo.base_url.startswith("http://127.0.0.1:")
+    assert port != 0
+
+
+def test_cli_demo_port_in_use(demo_secret: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [*demo_command_prefix(), "demo", "--port", str(port), "--secret", demo_secret]
+        # The command is built from this environment's own script and fixed arguments.
+        result = subprocess.run(  # noqa: S603
+            command, capture_output=True, text=True, timeout=CLI_START_TIMEOUT, check=False
+        )
+
+    assert result.returncode == 2
+    assert "cannot listen on 127.0.0.1" in result.stderr
+    assert "FILES_TOKEN" not in result.stdout

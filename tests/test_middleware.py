@@ -988,6 +988,13 @@ class NoVerifyMethod:
     pass
 
 
+class SyncVerifier:
+    """A verifier whose verify method is not a coroutine function."""
+
+    def verify(self, token: str) -> TokenInfo:
+        return TokenInfo(scopes=frozenset())
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -996,8 +1003,9 @@ class NoVerifyMethod:
         pytest.param({"realm": ""}, "realm", id="realm-empty"),
         pytest.param({"realm": "äpi"}, "realm", id="realm-non-ascii"),
         pytest.param({"realm": "api\r\nX-Evil: 1"}, "realm", id="realm-crlf"),
-        pytest.param({"verifier": NoVerifyMethod()}, "async verify", id="verifier-no-verify"),
-        pytest.param({"verifier": "secret"}, "async verify", id="verifier-string"),
+        pytest.param({"verifier": NoVerifyMethod()}, "async def verify", id="verifier-no-verify"),
+        pytest.param({"verifier": "secret"}, "async def verify", id="verifier-string"),
+        pytest.param({"verifier": SyncVerifier()}, "async def verify", id="verifier-sync"),
         pytest.param({"unmatched": "allow"}, "unmatched", id="unmatched-unknown"),
         pytest.param(
             {"routes": ["GET /api/v1/courses"]}, "expected a scopeguard.Route", id="routes-str"

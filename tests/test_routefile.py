@@ -434,3 +434,20 @@ def test_json_round_trip(entries: list[dict[str, Any]]) -> None:
         for entry in entries
     )
     assert table.routes == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        pytest.param("routes.toml", '[[routes]]\nmethod = "GET"\npath = "/a"\n', id="toml"),
+        pytest.param("routes.json", '[{"method": "GET", "path": "/a"}]', id="json"),
+        pytest.param("routes.tsv", "method\tpath\nGET\t/a\n", id="tsv"),
+    ],
+)
+def test_load_routes_byte_order_mark(tmp_path: Path, name: str, content: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + content.encode("utf-8"))
+
+    table = load_routes(path)
+
+    assert [route.scope for route in table] == ["url:GET|/a"]
