@@ -7,6 +7,7 @@ Exit status: 0 when the command succeeds (for ``check``, when the request is all
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -227,11 +228,9 @@ def _demo(arguments: argparse.Namespace) -> int:
         base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         print(_demo_banner(base, files_token, courses_token), flush=True)
         config = uvicorn.Config(app, log_level="warning")
-        try:
+        # uvicorn shuts down on Ctrl+C, then raises SIGINT again for its caller.
+        with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[listener])
-        except KeyboardInterrupt:
-            # uvicorn shuts down on Ctrl+C, then raises SIGINT again for the caller.
-            pass
     return EXIT_ALLOWED
 
 

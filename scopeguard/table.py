@@ -108,9 +108,11 @@ class Resolution:
 
 
 class _Entry(NamedTuple):
-    order: int
     route: Route
-    rank: tuple[int, ...]
+    method: str
+    # The precedence key, lowest wins: the declaration order for first_declared, the
+    # segment ranks and then the declaration order for most_specific.
+    key: tuple[int, ...]
 
 
 class _Node:
@@ -124,6 +126,9 @@ class _Node:
         # A tail matches the rest of the path, from this segment on, with one regex.
         self.tails: list[tuple[re.Pattern[str], _Entry]] = []
         self.entries: list[_Entry] = []
+
+
+_NO_ROUTE = Resolution(Outcome.NO_ROUTE)
 
 
 class RouteTable:
@@ -150,7 +155,7 @@ class RouteTable:
                     f"route {order}: expected a scopeguard.Route, got {type(route).__name__}"
                 )
             for variant in route.template.variants:
-                self._insert(_Entry(order, route, ()), variant)
+                self._insert(order, route, variant)
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -165,26 +170,26 @@ class RouteTable:
         """Resolve a request method and a decoded path (as ASGI's ``path``) to one route."""
         matches = self._match(path)
         if not matches:
-            return Resolution(Outcome.NO_ROUTE)
+            return _NO_ROUTE
 
-        if method == "HEAD":
-            candidates = [entry for entry in matches if entry.route.method == "HEAD"]
-            if not candidates:
-                candidates = [entry for entry in matches if entry.route.method == "GET"]
-        else:
-            candidates = [entry for entry in matches if entry.route.method == method]
+        wanted = method
+        if method == "HEAD" and not any(entry.method == "HEAD" for entry in matches):
+            wanted = "GET"
 
-        allowed = {entry.route.method for entry in matches}
+        # One pass finds the best candidate under the precomputed precedence key and
+        # collects the methods of every matching route for a 405.
+        best: _Entry | None = None
+        allowed: set[str] = set()
+        for entry in matches:
+            allowed.add(entry.method)
+            if entry.method == wanted and (best is None or entry.key < best.key):
+                best = entry
+
         if "GET" in allowed:
             allowed.add("HEAD")
         allowed_methods = tuple(sorted(allowed))
-        if not candidates:
+        if best is None:
             return Resolution(Outcome.METHOD_NOT_ALLOWED, allowed_methods=allowed_methods)
-
-        if self.precedence == "first_declared":
-            best = min(candidates, key=lambda entry: entry.order)
-        else:
-            best = min(candidates, key=lambda entry: (entry.rank, entry.order))
         return Resolution(Outcome.MATCHED, best.route, allowed_methods)
 
     def _match(self, path: str) -> list[_Entry]:
@@ -217,7 +222,7 @@ class RouteTable:
                     stack.append((child, index + 1))
         return found
 
-    def _insert(self, entry: _Entry, variant: tuple[Token, ...]) -> None:
+    def _insert(self, order: int, route: Route, variant: tuple[Token, ...]) -> None:
         segments, tail = _split_segments(variant)
         node = self._root
         rank: list[int] = []
@@ -232,13 +237,15 @@ class RouteTable:
             else:
                 node = _mixed_child(node, _tokens_regex(segment))
                 rank.append(_MIXED)
+        if tail is not None:
+            rank.append(_GLOB)
 
+        key = (order,) if self.precedence == "first_declared" else (*rank, -1, order)
+        entry = _Entry(route, route.method, key)
         if tail is None:
-            node.entries.append(entry._replace(rank=tuple(rank)))
-            return
-        rank.append(_GLOB)
-        regex = re.compile(_tokens_regex(tail))
-        node.tails.append((regex, entry._replace(rank=tuple(rank))))
+            node.entries.append(entry)
+        else:
+            node.tails.append((re.compile(_tokens_regex(tail)), entry))
 
 
 def _split_segments(
