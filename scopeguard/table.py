@@ -8,9 +8,9 @@ that match, the table's precedence picks one:
 ``first_declared``
     The route declared first wins, as Rails and Starlette dispatch.
 ``most_specific``
-    Compared segment by segment from the left, a literal segment beats a segment that
-    mixes literals and parameters, which beats a parameter, which beats a glob; ties go to
-    the route declared first. OpenAPI documents are matched this way.
+    Routes are compared segment by segment from the left. A literal segment beats a
+    segment that mixes literals and parameters, which beats a parameter, which beats a
+    glob. Ties go to the route declared first. OpenAPI documents are matched this way.
 
 A HEAD request resolves among the HEAD routes that match the path and, when there are
 none, among the GET routes, so it needs the GET route's scope.
@@ -65,7 +65,7 @@ class Route:
     scope: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.method not in HTTP_METHODS:
+        if not isinstance(self.method, str) or self.method not in HTTP_METHODS:
             hint = (
                 f"write it in upper case, {self.method.upper()!r}"
                 if isinstance(self.method, str) and self.method.upper() in HTTP_METHODS
@@ -86,7 +86,8 @@ class Route:
 
 
 class Outcome(enum.Enum):
-    """How a request resolved: to a route, to no route, or to a path without its method."""
+    """The kind of result of resolving a request: a route, no route, or a path whose
+    routes do not accept the method."""
 
     MATCHED = "matched"
     NO_ROUTE = "no_route"

@@ -2,10 +2,10 @@
 
 Two syntaxes are accepted, one per template:
 
-* Rails and Canvas: ``:name`` matches a non-empty run of characters other than ``/`` and
-  may start mid-segment (``/jobs2/:bucket/by_:group``); ``*name`` matches one or more
-  characters including ``/`` (one or more segments); ``( ... )`` marks an optional part and
-  may nest (``/outcome_imports(/group/:group_id)``, ``/download(.:format)``).
+* Rails and Canvas: ``:name`` matches a non-empty run of characters other than ``/``. It
+  may start mid-segment, as in ``/jobs2/:bucket/by_:group``. ``*name`` matches one or more
+  characters including ``/``, so one or more segments. ``( ... )`` marks an optional part
+  and may nest, as in ``/outcome_imports(/group/:group_id)`` or ``/download(.:format)``.
 * Starlette: ``{name}`` or ``{name:converter}`` with the converters ``str`` (``[^/]+``),
   ``int`` (``[0-9]+``), ``float`` (``[0-9]+(\\.[0-9]+)?``), ``uuid`` (hexadecimal groups with
   optional dashes) and ``path`` (``.*``, any rest of the path, possibly empty). A template
@@ -196,8 +196,7 @@ class _Parser:
             literal.append(character)
             self.position += 1
 
-        if depth > 0:
-            raise RouteTemplateError(self.text, "unbalanced '('; close every group with ')'")
+        # At the end of the text inside a group, the caller reports the unclosed '('.
         flush()
         return tuple(parts)
 

@@ -34,9 +34,11 @@ UUID = "0f5c6a3e-2b1d-4c8e-9a7f-3d2e1c0b9a8f"
         pytest.param("Post", ("unknown method 'Post'", "upper case, 'POST'"), id="mixed-case"),
         pytest.param("FOO", ("unknown method 'FOO'", "use one of DELETE, GET, HEAD"), id="unknown"),
         pytest.param("", ("unknown method ''", "use one of"), id="empty"),
+        pytest.param(["GET"], ("unknown method ['GET']", "use one of"), id="list"),
+        pytest.param(None, ("unknown method None", "use one of"), id="none"),
     ],
 )
-def test_route_rejects_method(method: str, fragments: tuple[str, ...]) -> None:
+def test_route_rejects_method(method: Any, fragments: tuple[str, ...]) -> None:
     with pytest.raises(ConfigurationError) as raised:
         Route(method, "/api/v1/courses")
 

@@ -277,8 +277,8 @@ def test_template_param_names(template: str, names: tuple[str, ...]) -> None:
     [
         pytest.param("api/v1/courses", "must start with '/'", "start with '/'", id="relative"),
         pytest.param("", "must start with '/'", "start with '/'", id="empty"),
-        pytest.param("/a(/b", "unbalanced '('", "close", id="open-group"),
-        pytest.param("/a(/b(/c)", "unbalanced '('", "close", id="open-nested-group"),
+        pytest.param("/a(/b", "unbalanced '(' at position 2", "close", id="open-group"),
+        pytest.param("/a(/b(/c)", "unbalanced '(' at position 2", "close", id="open-nested-group"),
         pytest.param("/a/b)", "unbalanced ')'", "remove it or add '('", id="close-group"),
         pytest.param("/a)(/b", "unbalanced ')'", "remove it or add '('", id="close-before-open"),
         pytest.param("/a()", "empty group '()'", "remove it", id="empty-group"),
