@@ -53,8 +53,11 @@ class _ServerThread(threading.Thread):
 
 
 @contextlib.contextmanager
-def run_asgi_server(app: ASGIApp) -> Iterator[str]:
+def run_asgi_server(app: ASGIApp, *, root_path: str = "") -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 and yield its base URL, ``http://127.0.0.1:<port>``.
+
+    ``root_path`` is passed to uvicorn, as its ``--root-path`` option does, so the app sees
+    it in ``scope["root_path"]``.
 
     The listening socket is bound to port 0 before the server starts, so the kernel picks a
     free port and no other process can take it in between. The URL is yielded only once
@@ -82,6 +85,7 @@ def run_asgi_server(app: ASGIApp) -> Iterator[str]:
         # protocol does too, but in uvicorn 0.55 it emits UvicornDeprecationWarning.
         ws="websockets-sansio",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_TIMEOUT,
+        root_path=root_path,
     )
     server = uvicorn.Server(config)
     thread = _ServerThread(server, listener)

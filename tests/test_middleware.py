@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
+from conftest import run_asgi_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
@@ -192,33 +191,6 @@ def bearer(token: str) -> dict[str, str]:
 # --- Servers and clients ------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def uvicorn_server(app: ASGIApp, *, root_path: str = "") -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 and yield its base URL."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", log_config=None, log_level="warning", access_log=False,
-        root_path=root_path,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start within 10 s")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
-
-
 @dataclass
 class Server:
     url: str
@@ -228,7 +200,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     events: list[str] = []
-    with uvicorn_server(create_app(events)) as url:
+    with run_asgi_server(create_app(events)) as url:
         yield Server(url, events)
 
 
@@ -848,7 +820,7 @@ async def test_lifespan_in_process() -> None:
 def test_lifespan_under_uvicorn() -> None:
     events: list[str] = []
 
-    with uvicorn_server(create_app(events)):
+    with run_asgi_server(create_app(events)):
         events_while_running = list(events)
 
     assert events_while_running == ["startup"]
@@ -917,7 +889,7 @@ async def test_root_path_in_process(path: str, scope: str, status: int, route: s
 def test_root_path_under_uvicorn() -> None:
     # uvicorn puts root_path in front of the request path, as a server behind a proxy that
     # strips the prefix does.
-    with uvicorn_server(create_app(), root_path="/v") as url:
+    with run_asgi_server(create_app(), root_path="/v") as url:
         status = httpx.get(f"{url}/v1/status", headers=bearer(make_token(STATUS)))
         course = httpx.get(f"{url}/api/v1/courses/7", headers=bearer(make_token(COURSE)))
 
