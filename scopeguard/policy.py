@@ -116,7 +116,7 @@ class Policy:
     ) -> Decision:
         """Decide a request already resolved by :meth:`RouteTable.resolve`.
 
-        The middleware first asks :meth:`requires_token`, and verifies the token only
+        The middleware first calls :meth:`requires_token`, and verifies the token only
         when it returns true.
         """
         route = resolution.route
