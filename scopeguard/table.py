@@ -173,9 +173,9 @@ class RouteTable:
         if not matches:
             return _NO_ROUTE
 
-        requested = method
+        route_method = method
         if method == "HEAD" and not any(entry.method == "HEAD" for entry in matches):
-            requested = "GET"
+            route_method = "GET"
 
         # One pass finds the best candidate under the precomputed precedence key and
         # collects the methods of every matching route for a 405.
@@ -183,7 +183,7 @@ class RouteTable:
         allowed: set[str] = set()
         for entry in matches:
             allowed.add(entry.method)
-            if entry.method == requested and (best is None or entry.key < best.key):
+            if entry.method == route_method and (best is None or entry.key < best.key):
                 best = entry
 
         if "GET" in allowed:
