@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import unquote
 
 from scopeguard.errors import ConfigurationError, ScopeSyntaxError
@@ -133,7 +133,7 @@ def _token(arguments: argparse.Namespace) -> int:
         raise UsageError(
             f"--expires-in must be a positive number of seconds, got {arguments.expires_in}"
         )
-    _warn_malformed_scopes(arguments.scope)
+    _check_scopes(arguments.scope)
     print(
         mint_token(
             secret,
@@ -153,7 +153,14 @@ def _check(arguments: argparse.Namespace) -> int:
     if arguments.precedence is not None:
         table = RouteTable(table.routes, precedence=arguments.precedence)
     path = request_path(arguments.target)
-    _warn_malformed_scopes(arguments.scope)
+    _check_scopes(arguments.scope, {route.scope for route in table})
+    if arguments.method != arguments.method.upper():
+        print(
+            f"scopeguard: warning: method {arguments.method!r} is not upper case; HTTP "
+            "methods are case-sensitive, so it matches no route declared as "
+            f"{arguments.method.upper()!r}",
+            file=sys.stderr,
+        )
 
     if arguments.no_token and arguments.scope:
         raise UsageError(
@@ -190,14 +197,38 @@ def request_path(target: str) -> str:
     return unquote(raw_path)
 
 
-def _warn_malformed_scopes(scopes: Sequence[str]) -> None:
+def _check_scopes(scopes: Sequence[str], route_scopes: Collection[str] | None = None) -> None:
+    """Reject scopes with whitespace and warn about scopes that can never grant a route.
+
+    With ``route_scopes``, a route scope that no route of the table has is reported too.
+    """
     for scope in scopes:
-        if not scope.startswith(ROUTE_SCOPE_PREFIX):
-            continue
-        try:
-            parse_scope(scope)
-        except ScopeSyntaxError as exc:
-            print(f"scopeguard: warning: {exc}; it can never match a route", file=sys.stderr)
+        if not scope or any(character.isspace() for character in scope):
+            raise UsageError(
+                f"scope {scope!r} is empty or contains whitespace; a token's scope claim "
+                "separates scopes with spaces, so pass each scope with its own --scope"
+            )
+
+    for scope in scopes:
+        problem = _scope_problem(scope, route_scopes)
+        if problem is not None:
+            print(f"scopeguard: warning: scope {scope!r} {problem}", file=sys.stderr)
+
+
+def _scope_problem(scope: str, route_scopes: Collection[str] | None) -> str | None:
+    if not scope.startswith(ROUTE_SCOPE_PREFIX):
+        if "|" in scope:
+            return f"has no {ROUTE_SCOPE_PREFIX!r} prefix, so it can never match a route"
+        return None
+    try:
+        parsed = parse_scope(scope)
+    except ScopeSyntaxError as exc:
+        return f"is invalid ({exc.problem}), so it can never match a route"
+    if "{" in parsed.path:
+        return "uses Starlette notation; scopes use Canvas notation, such as ':course_id'"
+    if route_scopes is not None and scope not in route_scopes:
+        return "matches no route of the table, so it grants nothing"
+    return None
 
 
 def _demo(arguments: argparse.Namespace) -> int:
@@ -222,7 +253,10 @@ def _demo(arguments: argparse.Namespace) -> int:
     try:
         listener = socket.create_server((arguments.host, arguments.port))
     except OSError as exc:
-        raise UsageError(f"cannot listen on {arguments.host}:{arguments.port}: {exc}") from exc
+        raise UsageError(
+            f"cannot listen on {arguments.host}:{arguments.port}: {exc}; "
+            "choose another port with --port, or --port 0 for any free port"
+        ) from exc
     with listener:
         host, port = listener.getsockname()[:2]
         base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

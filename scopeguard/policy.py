@@ -90,7 +90,8 @@ class Policy:
     def decide(self, method: str, path: str, scopes: Collection[str] | None) -> Decision:
         """Decide a request from its method, its decoded path and the token's scopes.
 
-        ``scopes`` is ``None`` when the request carries no token.
+        ``scopes`` is ``None`` when the request carries no token. A single string raises
+        ``TypeError``: pass ``{"url:GET|/path"}``, not ``"url:GET|/path"``.
         """
         problem = path_problem(path)
         if problem is not None:
@@ -138,7 +139,13 @@ class Policy:
                 route.scope if route is not None else None,
             )
 
-        granted = scopes if isinstance(scopes, frozenset) else frozenset(scopes)
+        if isinstance(scopes, frozenset):
+            granted = scopes
+        elif isinstance(scopes, str):
+            # A string is a collection of characters, so it would silently grant nothing.
+            raise TypeError("scopes must be a collection of scope strings, not one string")
+        else:
+            granted = frozenset(scopes)
         token_claims = claims if claims is not None else {}
         if resolution.outcome is Outcome.NO_ROUTE:
             return Decision(

@@ -137,14 +137,55 @@ def test_token_claims_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.scopes == frozenset()
 
 
-def test_token_warns_on_malformed_scope(capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["token", "--secret", SECRET, "--scope", "url:get|/api/v1/courses"])
+@pytest.mark.parametrize(
+    ("scope", "warning"),
+    [
+        pytest.param("url:get|/api/v1/courses", "is invalid (the verb must be upper", id="lower"),
+        pytest.param("url:GET|api/v1/courses", "must start with '/'", id="relative-path"),
+        pytest.param("GET|/api/v1/courses", "has no 'url:' prefix", id="no-prefix"),
+        pytest.param("url:GET|/api/v1/courses/{id}", "uses Starlette notation", id="starlette"),
+    ],
+)
+def test_token_warns_on_scope(capsys: pytest.CaptureFixture[str], scope: str, warning: str) -> None:
+    status = main(["token", "--secret", SECRET, "--scope", scope])
     output = capsys.readouterr()
 
     assert status == 0
-    assert "warning: invalid scope 'url:get|/api/v1/courses'" in output.err
-    assert "can never match a route" in output.err
-    assert verify(output.out.strip()).scopes == frozenset({"url:get|/api/v1/courses"})
+    assert f"scopeguard: warning: scope {scope!r}" in output.err
+    assert warning in output.err
+    assert verify(output.out.strip()).scopes == frozenset({scope})
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        pytest.param("profile", id="opaque"),
+        pytest.param("/auth/userinfo", id="opaque-path"),
+        pytest.param("url:GET|/api/v1/courses/:course_id", id="route-scope"),
+    ],
+)
+def test_token_quiet_on_valid_scope(capsys: pytest.CaptureFixture[str], scope: str) -> None:
+    status = main(["token", "--secret", SECRET, "--scope", scope])
+
+    assert status == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        pytest.param("url:GET|/a url:GET|/b", id="two-in-one"),
+        pytest.param("url:GET|/a\t", id="tab"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_token_rejects_whitespace_scope(capsys: pytest.CaptureFixture[str], scope: str) -> None:
+    status = main(["token", "--secret", SECRET, "--scope", scope])
+    output = capsys.readouterr()
+
+    assert status == 2
+    assert output.out == ""
+    assert "pass each scope with its own --scope" in output.err
 
 
 @pytest.mark.parametrize(
@@ -323,17 +364,35 @@ def test_check(
     assert set(json.loads(lines[0])) == RESULT_KEYS
 
 
-def test_check_warns_on_malformed_scope(
-    capsys: pytest.CaptureFixture[str], routes_file: Path
+@pytest.mark.parametrize(
+    ("scope", "warning"),
+    [
+        pytest.param("url:GET|api/v1/courses", "must start with '/'", id="relative-path"),
+        pytest.param("url:GET|/api/v1/courses/7", "matches no route of the table", id="concrete"),
+        pytest.param("url:GET|/api/v1/courses/", "matches no route of the table", id="slash"),
+    ],
+)
+def test_check_warns_on_scope(
+    capsys: pytest.CaptureFixture[str], routes_file: Path, scope: str, warning: str
 ) -> None:
-    status = main(
-        ["check", "--routes", str(routes_file), "--scope", "url:GET|api/v1/courses", "GET", "/"]
-    )
+    status = main(["check", "--routes", str(routes_file), "--scope", scope, "GET", "/"])
     output = capsys.readouterr()
 
     assert status == 1
-    assert "warning: invalid scope 'url:GET|api/v1/courses'" in output.err
+    assert f"scopeguard: warning: scope {scope!r}" in output.err
+    assert warning in output.err
     assert json.loads(output.out)["status"] == 403
+
+
+def test_check_warns_on_lower_case_method(
+    capsys: pytest.CaptureFixture[str], routes_file: Path
+) -> None:
+    status = main(["check", "--routes", str(routes_file), "get", "/api/v1/courses"])
+    output = capsys.readouterr()
+
+    assert status == 1
+    assert "method 'get' is not upper case" in output.err
+    assert json.loads(output.out)["status"] == 405
 
 
 @pytest.mark.parametrize(

@@ -360,3 +360,15 @@ def test_decision_is_consistent(method: str, path: str, scopes: set[str] | None)
 
     assert decision.status in (200, 400, 401, 403, 405)
     assert decision.allowed is (decision.status == 200)
+
+
+def test_decide_rejects_single_string() -> None:
+    with pytest.raises(TypeError, match="not one string"):
+        POLICY.decide("GET", "/api/v1/courses", LIST)
+
+
+def test_decide_accepts_list_of_scopes() -> None:
+    decision = POLICY.decide("GET", "/api/v1/courses", [LIST])
+
+    assert decision.allowed
+    assert decision.granted_scopes == frozenset({LIST})

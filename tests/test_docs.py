@@ -1,0 +1,65 @@
+"""The code examples of the README and the guide run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from scopeguard import mint_token
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "docs-example-secret-0123456789abcdef"
+
+
+def code_blocks(document: Path, language: str, after: str = "") -> list[str]:
+    """Return the fenced ``language`` blocks of ``document`` that follow the text ``after``."""
+    text = document.read_text(encoding="utf-8")
+    start = text.index(after) if after else 0
+    return re.findall(rf"```{language}\n(.*?)```", text[start:], flags=re.DOTALL)
+
+
+@pytest.mark.anyio
+async def test_readme_quick_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCOPEGUARD_SECRET", SECRET)
+    namespace: dict[str, Any] = {}
+    exec(code_blocks(ROOT / "README.md", "python", "## Quick start")[0], namespace)  # noqa: S102
+    token = mint_token(SECRET, ["url:GET|/api/v1/courses/:course_id/files"])
+
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        allowed = await client.get(
+            "/api/v1/courses/7/files", headers={"Authorization": f"Bearer {token}"}
+        )
+        anonymous = await client.get("/api/v1/courses/7/files")
+
+    assert allowed.status_code == 200
+    assert allowed.json() == {"course": "7", "files": []}
+    assert anonymous.status_code == 401
+
+
+def test_guide_policy_example(tmp_path: Path) -> None:
+    routes, test_module = (
+        code_blocks(ROOT / "docs" / "guide.md", "toml", "## Testing a policy")[0],
+        code_blocks(ROOT / "docs" / "guide.md", "python", "## Testing a policy")[0],
+    )
+    (tmp_path / "routes.toml").write_text(routes, encoding="utf-8")
+    (tmp_path / "test_example_policy.py").write_text(test_module, encoding="utf-8")
+
+    # The example runs from another folder, as a user's test suite would run it.
+    result = subprocess.run(  # noqa: S603 - this interpreter and a file written above
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
