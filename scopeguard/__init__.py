@@ -31,7 +31,7 @@ from scopeguard.scopes import (
     parse_scope,
 )
 from scopeguard.table import PRECEDENCES, Outcome, Precedence, Resolution, Route, RouteTable
-from scopeguard.templates import CONVERTER_PATTERNS, RouteTemplate, compile_template
+from scopeguard.templates import CONVERTER_PATTERNS, RouteTemplate, compile_host, compile_template
 from scopeguard.tokens import (
     DEFAULT_SCOPE_CLAIMS,
     JWTVerifier,
@@ -82,6 +82,7 @@ __all__ = [
     "Unmatched",
     "__version__",
     "bearer_token",
+    "compile_host",
     "compile_template",
     "format_scope",
     "is_route_scope",

@@ -32,6 +32,7 @@ from scopeguard.templates import (
     Param,
     RouteTemplate,
     Token,
+    compile_host,
     compile_template,
 )
 from scopeguard.templates import Literal as LiteralToken
@@ -50,7 +51,12 @@ class Route:
     """One method on one path template, with the metadata the scope catalogue lists.
 
     ``path`` is the template as written (see :mod:`scopeguard.templates`). ``scope`` is
-    computed from it: ``url:<method>|<scope path>``. A ``public`` route needs no token.
+    computed from it: ``url:<scope method>|<scope path>``. A ``public`` route needs no
+    token. ``host``, a Starlette ``Host`` template such as ``{tenant}.example.org``,
+    limits the route to requests whose ``Host`` header matches it, as a Starlette
+    ``Host`` route does. ``scope_method`` is the method written in the scope when it
+    differs from ``method``: routes read from a Starlette app set it to ``GET`` for the
+    HEAD that Starlette adds to every GET route, so HEAD needs the GET scope.
     Raises :class:`ConfigurationError` for an unknown method or an invalid template.
     """
 
@@ -61,7 +67,10 @@ class Route:
     controller: str | None = None
     action: str | None = None
     public: bool = False
+    host: str | None = None
+    scope_method: str | None = None
     template: RouteTemplate = field(init=False, repr=False, compare=False)
+    host_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     scope: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,12 +83,22 @@ class Route:
             raise ConfigurationError(
                 f"route {self.method!r} {self.path!r}: unknown method {self.method!r}; {hint}"
             )
+        if self.scope_method is not None and self.scope_method not in HTTP_METHODS:
+            raise ConfigurationError(
+                f"route {self.method} {self.path!r}: unknown scope_method {self.scope_method!r}; "
+                f"use one of {', '.join(sorted(HTTP_METHODS))}"
+            )
         try:
             template = compile_template(self.path)
+            host_pattern = compile_host(self.host) if self.host is not None else None
         except RouteTemplateError as exc:
-            raise RouteTemplateError(self.path, f"{exc.problem} (route {self.method})") from None
+            raise RouteTemplateError(
+                exc.template, f"{exc.problem} (route {self.method} {self.path})"
+            ) from None
         object.__setattr__(self, "template", template)
-        object.__setattr__(self, "scope", format_scope(self.method, template.scope_path))
+        object.__setattr__(self, "host_pattern", host_pattern)
+        scope_method = self.scope_method or self.method
+        object.__setattr__(self, "scope", format_scope(scope_method, template.scope_path))
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -157,6 +176,7 @@ class RouteTable:
                 )
             for variant in route.template.variants:
                 self._insert(order, route, variant)
+        self._has_host_routes = any(route.host is not None for route in self.routes)
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -167,9 +187,22 @@ class RouteTable:
     def __repr__(self) -> str:
         return f"RouteTable(<{len(self.routes)} routes>, precedence={self.precedence!r})"
 
-    def resolve(self, method: str, path: str) -> Resolution:
-        """Resolve a request method and a decoded path (as ASGI's ``path``) to one route."""
+    @property
+    def has_host_routes(self) -> bool:
+        """Whether any route is limited to a host, so resolving needs the ``Host`` header."""
+        return self._has_host_routes
+
+    def resolve(self, method: str, path: str, host: str | None = None) -> Resolution:
+        """Resolve a request method and a decoded path (as ASGI's ``path``) to one route.
+
+        ``host`` is the request's ``Host`` header value, or ``None`` when it has none. It
+        matters only for routes with a ``host``, and its port is ignored, as Starlette's
+        ``Host`` route ignores it.
+        """
         matches = self._match(path)
+        if matches and self._has_host_routes:
+            hostname = host.split(":")[0] if host is not None else None
+            matches = [entry for entry in matches if _host_matches(entry.route, hostname)]
         if not matches:
             return _NO_ROUTE
 
@@ -247,6 +280,12 @@ class RouteTable:
             node.entries.append(entry)
         else:
             node.tails.append((re.compile(_tokens_regex(tail)), entry))
+
+
+def _host_matches(route: Route, hostname: str | None) -> bool:
+    if route.host_pattern is None:
+        return True
+    return hostname is not None and route.host_pattern.fullmatch(hostname) is not None
 
 
 def _split_segments(

@@ -27,7 +27,7 @@ from typing import Final
 
 from scopeguard.errors import RouteTemplateError
 
-__all__ = ["CONVERTER_PATTERNS", "RouteTemplate", "compile_template"]
+__all__ = ["CONVERTER_PATTERNS", "RouteTemplate", "compile_host", "compile_template"]
 
 #: Regular expressions of the Starlette path converters, as ``starlette.convertors`` defines them.
 CONVERTER_PATTERNS: Final = {
@@ -326,3 +326,41 @@ def _strip_format(parts: tuple[Part, ...]) -> tuple[Part, ...]:
 
 def _is_format(parts: tuple[Part, ...]) -> bool:
     return len(parts) == 2 and parts[0] == Literal(".") and isinstance(parts[1], Param)
+
+
+def compile_host(text: str) -> re.Pattern[str]:
+    """Compile a Starlette ``Host`` template, such as ``{tenant}.example.org``.
+
+    The pattern matches a ``Host`` header value with its port removed, as Starlette's
+    ``Host`` route compares it: parameters use the converter patterns above, everything
+    else matches itself, and a ``:port`` in the template is ignored. Raises
+    :class:`RouteTemplateError` for an empty template, whitespace, a ``/`` or an unknown
+    converter.
+    """
+    if not isinstance(text, str) or not text:
+        raise RouteTemplateError(repr(text), "a host template must be a non-empty string")
+    if any(character.isspace() or character == "/" for character in text):
+        raise RouteTemplateError(text, "a host template may not contain whitespace or '/'")
+
+    pieces: list[str] = []
+    position = 0
+    names: list[str] = []
+    for match in _STARLETTE_PARAM.finditer(text):
+        pieces.append(re.escape(text[position : match.start()]))
+        name, converter = match.group(1), match.group(2) or "str"
+        if converter not in CONVERTER_PATTERNS:
+            known = ", ".join(CONVERTER_PATTERNS)
+            raise RouteTemplateError(
+                text, f"unknown converter {converter!r} for {{{name}}}; use one of {known}"
+            )
+        if name in names:
+            raise RouteTemplateError(text, f"duplicate parameter name {name}")
+        names.append(name)
+        pieces.append(f"(?:{CONVERTER_PATTERNS[converter]})")
+        position = match.end()
+
+    hostname = text[position:]
+    if not hostname.endswith("]"):
+        hostname = hostname.rsplit(":", 1)[0]
+    pieces.append(re.escape(hostname))
+    return re.compile("".join(pieces))

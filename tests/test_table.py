@@ -53,7 +53,7 @@ def test_route_rejects_template() -> None:
 
     assert raised.value.template == "api/v1/courses"
     assert "must start with '/'" in str(raised.value)
-    assert "(route GET)" in str(raised.value)
+    assert "(route GET api/v1/courses)" in str(raised.value)
 
 
 @pytest.mark.parametrize(
