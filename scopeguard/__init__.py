@@ -30,7 +30,16 @@ from scopeguard.scopes import (
     is_route_scope,
     parse_scope,
 )
-from scopeguard.table import PRECEDENCES, Outcome, Precedence, Resolution, Route, RouteTable
+from scopeguard.table import (
+    PRECEDENCES,
+    ROUTE_METHODS,
+    WEBSOCKET,
+    Outcome,
+    Precedence,
+    Resolution,
+    Route,
+    RouteTable,
+)
 from scopeguard.templates import CONVERTER_PATTERNS, RouteTemplate, compile_host, compile_template
 from scopeguard.tokens import (
     DEFAULT_SCOPE_CLAIMS,
@@ -50,8 +59,10 @@ __all__ = [
     "HTTP_METHODS",
     "PRECEDENCES",
     "ROUTE_KEYS",
+    "ROUTE_METHODS",
     "ROUTE_SCOPE_PREFIX",
     "STATE_KEY",
+    "WEBSOCKET",
     "BadRequest",
     "ConfigurationError",
     "Decision",

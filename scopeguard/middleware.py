@@ -14,7 +14,7 @@ from scopeguard.bearer import bearer_token
 from scopeguard.errors import ConfigurationError, Denial
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.responses import DenialResponse, send_denial, validate_realm
-from scopeguard.table import Route, RouteTable
+from scopeguard.table import WEBSOCKET, Route, RouteTable
 from scopeguard.tokens import TokenInfo, TokenVerifier
 
 __all__ = ["STATE_KEY", "ScopeGuardMiddleware", "TokenUser", "route_path"]
@@ -98,8 +98,8 @@ class ScopeGuardMiddleware:
             await self.app(scope, receive, send)
             return
 
-        # A websocket handshake is an HTTP GET, so it needs the GET route's scope.
-        method = scope["method"] if scope["type"] == "http" else "GET"
+        # Websocket handshakes resolve among WEBSOCKET routes, then GET routes.
+        method = scope["method"] if scope["type"] == "http" else WEBSOCKET
         path = route_path(scope)
         problem = path_problem(path)
         if problem is not None:
@@ -107,7 +107,9 @@ class ScopeGuardMiddleware:
             await send_denial(self.realm, response, scope, receive, send)
             return
 
-        resolution = self.policy.table.resolve(method, path)
+        table = self.policy.table
+        host = _host_header(scope["headers"]) if table.has_host_routes else None
+        resolution = table.resolve(method, path, host)
         if not self.policy.requires_token(resolution):
             decision = self.policy.decide_resolved(resolution, method, path, None)
             scope.setdefault("auth", AuthCredentials())
@@ -138,6 +140,14 @@ class ScopeGuardMiddleware:
     ) -> None:
         scope.setdefault("state", {})[STATE_KEY] = decision
         await self.app(scope, receive, send)
+
+
+def _host_header(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """Return the first ``Host`` header, as Starlette's ``Host`` route reads it."""
+    for name, value in headers:
+        if name == b"host":
+            return value.decode("latin-1")
+    return None
 
 
 def _denial_response(decision: Decision) -> DenialResponse:

@@ -13,7 +13,9 @@ that match, the table's precedence picks one:
     glob. Ties go to the route declared first. OpenAPI documents are matched this way.
 
 A HEAD request resolves among the HEAD routes that match the path and, when there are
-none, among the GET routes, so it needs the GET route's scope.
+none, among the GET routes, so it needs the GET route's scope. A websocket handshake
+resolves with the method ``WEBSOCKET`` among the routes of that method, which HTTP
+requests never match, and falls back to the GET routes the same way.
 """
 
 from __future__ import annotations
@@ -37,7 +39,22 @@ from scopeguard.templates import (
 )
 from scopeguard.templates import Literal as LiteralToken
 
-__all__ = ["PRECEDENCES", "Outcome", "Precedence", "Resolution", "Route", "RouteTable"]
+__all__ = [
+    "PRECEDENCES",
+    "ROUTE_METHODS",
+    "WEBSOCKET",
+    "Outcome",
+    "Precedence",
+    "Resolution",
+    "Route",
+    "RouteTable",
+]
+
+#: The method of a route that only websocket handshakes match. Its scope says GET, because
+#: a handshake is an HTTP GET, unless the route sets another ``scope_method``.
+WEBSOCKET: Final = "WEBSOCKET"
+#: Methods a route may have: the HTTP methods and :data:`WEBSOCKET`.
+ROUTE_METHODS: Final = HTTP_METHODS | {WEBSOCKET}
 
 Precedence = Literal["first_declared", "most_specific"]
 PRECEDENCES: Final[tuple[Precedence, ...]] = ("first_declared", "most_specific")
@@ -74,11 +91,11 @@ class Route:
     scope: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, str) or self.method not in HTTP_METHODS:
+        if not isinstance(self.method, str) or self.method not in ROUTE_METHODS:
             hint = (
                 f"write it in upper case, {self.method.upper()!r}"
-                if isinstance(self.method, str) and self.method.upper() in HTTP_METHODS
-                else f"use one of {', '.join(sorted(HTTP_METHODS))}"
+                if isinstance(self.method, str) and self.method.upper() in ROUTE_METHODS
+                else f"use one of {', '.join(sorted(ROUTE_METHODS))}"
             )
             raise ConfigurationError(
                 f"route {self.method!r} {self.path!r}: unknown method {self.method!r}; {hint}"
@@ -97,7 +114,7 @@ class Route:
             ) from None
         object.__setattr__(self, "template", template)
         object.__setattr__(self, "host_pattern", host_pattern)
-        scope_method = self.scope_method or self.method
+        scope_method = self.scope_method or ("GET" if self.method == WEBSOCKET else self.method)
         object.__setattr__(self, "scope", format_scope(scope_method, template.scope_path))
 
     def __str__(self) -> str:
@@ -206,8 +223,10 @@ class RouteTable:
         if not matches:
             return _NO_ROUTE
 
+        # HEAD falls back to the GET routes, and a websocket handshake (WEBSOCKET) to the
+        # GET routes too, when no route of their own matches the path.
         route_method = method
-        if method == "HEAD" and not any(entry.method == "HEAD" for entry in matches):
+        if method in ("HEAD", WEBSOCKET) and not any(entry.method == method for entry in matches):
             route_method = "GET"
 
         # One pass finds the best candidate under the precomputed precedence key and

@@ -539,7 +539,7 @@ def test_websocket_accepts_with_scope(demo_url: str, mint_demo_token: TokenMinte
             [EVENTS_SCOPE],
             "/api/v1/courses/7/events",
             403,
-            "no route matches GET /api/v1/courses/7/events, so no scope grants it",
+            "no route matches WEBSOCKET /api/v1/courses/7/events, so no scope grants it",
             id="unmatched-path",
         ),
     ],

@@ -737,3 +737,89 @@ def test_resolve_equals_reference(data: st.DataObject) -> None:
             assert resolution.outcome is outcome, request
             assert resolution.route is (None if index is None else routes[index]), request
             assert resolution.allowed_methods == allowed, request
+
+
+# --- Websocket routes and host routes -------------------------------------------------------
+
+SOCKETS = RouteTable(
+    [
+        Route("WEBSOCKET", "/live/:room"),
+        Route("GET", "/live/:name"),
+        Route("GET", "/feed"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        pytest.param("WEBSOCKET", "/live/7", "WEBSOCKET /live/:room", id="websocket-route"),
+        pytest.param("GET", "/live/7", "GET /live/:name", id="http-skips-websocket-route"),
+        pytest.param("WEBSOCKET", "/feed", "GET /feed", id="websocket-falls-back-to-get"),
+        pytest.param("POST", "/live/7", None, id="post-not-allowed"),
+    ],
+)
+def test_resolve_websocket(method: str, path: str, expected: str | None) -> None:
+    resolution = SOCKETS.resolve(method, path)
+
+    assert (str(resolution.route) if resolution.route else None) == expected
+
+
+def test_websocket_route_scope_says_get() -> None:
+    assert Route("WEBSOCKET", "/live/:room").scope == "url:GET|/live/:room"
+
+
+def test_scope_method_overrides_scope() -> None:
+    assert Route("HEAD", "/files/:id", scope_method="GET").scope == "url:GET|/files/:id"
+
+
+def test_route_rejects_unknown_scope_method() -> None:
+    with pytest.raises(ConfigurationError, match="unknown scope_method 'get'"):
+        Route("HEAD", "/files/:id", scope_method="get")
+
+
+HOSTS = RouteTable(
+    [
+        Route("GET", "/users/:id", host="{tenant}.example.org"),
+        Route("GET", "/users/:id", host="admin.example.com:8443", action="admin"),
+        Route("GET", "/users/me"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("host", "path", "expected"),
+    [
+        pytest.param("acme.example.org", "/users/7", "{tenant}.example.org", id="tenant"),
+        pytest.param("acme.example.org:8000", "/users/7", "{tenant}.example.org", id="port"),
+        pytest.param("admin.example.com", "/users/7", "admin.example.com:8443", id="admin"),
+        pytest.param("other.test", "/users/me", None, id="no-host-route-matches"),
+        pytest.param(None, "/users/me", None, id="no-host-header"),
+        pytest.param("acme.EXAMPLE.org", "/users/me", None, id="case-sensitive-as-starlette"),
+        pytest.param("acme.example.org", "/users/me", "{tenant}.example.org", id="host-first"),
+    ],
+)
+def test_resolve_with_host(host: str | None, path: str, expected: str | None) -> None:
+    resolution = HOSTS.resolve("GET", path, host)
+
+    assert resolution.route is not None
+    assert resolution.route.host == expected
+
+
+def test_host_routes_flag() -> None:
+    assert HOSTS.has_host_routes
+    assert not SOCKETS.has_host_routes
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        pytest.param("", "non-empty string", id="empty"),
+        pytest.param("a b.example", "whitespace", id="space"),
+        pytest.param("example.org/x", "'/'", id="slash"),
+        pytest.param("{x:hex}.example", "unknown converter 'hex'", id="converter"),
+    ],
+)
+def test_route_rejects_host(host: str, problem: str) -> None:
+    with pytest.raises(RouteTemplateError, match=re.escape(problem)):
+        Route("GET", "/a", host=host)
