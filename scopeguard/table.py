@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple
 
@@ -87,7 +87,7 @@ class Route:
     host: str | None = None
     scope_method: str | None = None
     template: RouteTemplate = field(init=False, repr=False, compare=False)
-    host_pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    host_matcher: Callable[[str | None], bool] | None = field(init=False, repr=False, compare=False)
     scope: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,13 +107,13 @@ class Route:
             )
         try:
             template = compile_template(self.path)
-            host_pattern = compile_host(self.host) if self.host is not None else None
+            host_matcher = compile_host(self.host) if self.host is not None else None
         except RouteTemplateError as exc:
             raise RouteTemplateError(
                 exc.template, f"{exc.problem} (route {self.method} {self.path})"
             ) from None
         object.__setattr__(self, "template", template)
-        object.__setattr__(self, "host_pattern", host_pattern)
+        object.__setattr__(self, "host_matcher", host_matcher)
         scope_method = self.scope_method or ("GET" if self.method == WEBSOCKET else self.method)
         object.__setattr__(self, "scope", format_scope(scope_method, template.scope_path))
 
@@ -213,13 +213,16 @@ class RouteTable:
         """Resolve a request method and a decoded path (as ASGI's ``path``) to one route.
 
         ``host`` is the request's ``Host`` header value, or ``None`` when it has none. It
-        matters only for routes with a ``host``, and its port is ignored, as Starlette's
-        ``Host`` route ignores it.
+        matters only for routes with a ``host``, which match it as Starlette's ``Host``
+        route does.
         """
         matches = self._match(path)
         if matches and self._has_host_routes:
-            hostname = host.split(":")[0] if host is not None else None
-            matches = [entry for entry in matches if _host_matches(entry.route, hostname)]
+            matches = [
+                entry
+                for entry in matches
+                if entry.route.host_matcher is None or entry.route.host_matcher(host)
+            ]
         if not matches:
             return _NO_ROUTE
 
@@ -299,12 +302,6 @@ class RouteTable:
             node.entries.append(entry)
         else:
             node.tails.append((re.compile(_tokens_regex(tail)), entry))
-
-
-def _host_matches(route: Route, hostname: str | None) -> bool:
-    if route.host_pattern is None:
-        return True
-    return hostname is not None and route.host_pattern.fullmatch(hostname) is not None
 
 
 def _split_segments(

@@ -22,8 +22,12 @@ a trailing format part (``(.:format)``, ``(.:anything)`` or ``.:anything``) remo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
+
+from starlette.routing import Host as StarletteHost
+from starlette.routing import Match
 
 from scopeguard.errors import RouteTemplateError
 
@@ -328,39 +332,39 @@ def _is_format(parts: tuple[Part, ...]) -> bool:
     return len(parts) == 2 and parts[0] == Literal(".") and isinstance(parts[1], Param)
 
 
-def compile_host(text: str) -> re.Pattern[str]:
+def compile_host(text: str) -> Callable[[str | None], bool]:
     """Compile a Starlette ``Host`` template, such as ``{tenant}.example.org``.
 
-    The pattern matches a ``Host`` header value with its port removed, as Starlette's
-    ``Host`` route compares it: parameters use the converter patterns above, everything
-    else matches itself, and a ``:port`` in the template is ignored. Raises
-    :class:`RouteTemplateError` for an empty template, whitespace, a ``/`` or an unknown
-    converter.
+    Returns a function that takes a request's ``Host`` header value (or ``None`` when the
+    request has none) and returns whether a Starlette ``Host`` route with this template
+    matches it. The function asks the installed Starlette's own ``Host`` route, because
+    Starlette versions differ in how they parse the header (ports, IPv6 literals) and in
+    whether they ignore case. Raises :class:`RouteTemplateError` for an empty template,
+    whitespace, a ``/`` or an unknown converter.
     """
     if not isinstance(text, str) or not text:
         raise RouteTemplateError(repr(text), "a host template must be a non-empty string")
     if any(character.isspace() or character == "/" for character in text):
         raise RouteTemplateError(text, "a host template may not contain whitespace or '/'")
-
-    pieces: list[str] = []
-    position = 0
-    names: list[str] = []
     for match in _STARLETTE_PARAM.finditer(text):
-        pieces.append(re.escape(text[position : match.start()]))
         name, converter = match.group(1), match.group(2) or "str"
         if converter not in CONVERTER_PATTERNS:
             known = ", ".join(CONVERTER_PATTERNS)
             raise RouteTemplateError(
                 text, f"unknown converter {converter!r} for {{{name}}}; use one of {known}"
             )
-        if name in names:
-            raise RouteTemplateError(text, f"duplicate parameter name {name}")
-        names.append(name)
-        pieces.append(f"(?:{CONVERTER_PATTERNS[converter]})")
-        position = match.end()
+    try:
+        host_route = StarletteHost(text, app=_unreachable_app)
+    except (AssertionError, ValueError) as exc:
+        raise RouteTemplateError(text, f"Starlette rejects it: {exc}") from None
 
-    hostname = text[position:]
-    if not hostname.endswith("]"):
-        hostname = hostname.rsplit(":", 1)[0]
-    pieces.append(re.escape(hostname))
-    return re.compile("".join(pieces))
+    def matches(host: str | None) -> bool:
+        headers = [] if host is None else [(b"host", host.encode("latin-1", "replace"))]
+        match, _ = host_route.matches({"type": "http", "headers": headers})
+        return match is Match.FULL
+
+    return matches
+
+
+async def _unreachable_app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+    raise RuntimeError("the Host route of a compiled host template is only matched, never run")

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.routing import Host as StarletteHost
+from starlette.routing import Match
 
 from scopeguard import (
     ConfigurationError,
@@ -795,7 +797,6 @@ HOSTS = RouteTable(
         pytest.param("admin.example.com", "/users/7", "admin.example.com:8443", id="admin"),
         pytest.param("other.test", "/users/me", None, id="no-host-route-matches"),
         pytest.param(None, "/users/me", None, id="no-host-header"),
-        pytest.param("acme.EXAMPLE.org", "/users/me", None, id="case-sensitive-as-starlette"),
         pytest.param("acme.example.org", "/users/me", "{tenant}.example.org", id="host-first"),
     ],
 )
@@ -823,3 +824,30 @@ def test_host_routes_flag() -> None:
 def test_route_rejects_host(host: str, problem: str) -> None:
     with pytest.raises(RouteTemplateError, match=re.escape(problem)):
         Route("GET", "/a", host=host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param("acme.EXAMPLE.org", id="upper-case"),
+        pytest.param("acme.example.org:8000", id="port"),
+        pytest.param("acme.example.org:", id="empty-port"),
+        pytest.param("[::1]:8000", id="ipv6"),
+        pytest.param("acme.example.org.", id="trailing-dot"),
+        pytest.param("", id="empty"),
+        pytest.param("acme.example.org\t", id="tab"),
+    ],
+)
+def test_host_matching_agrees_with_starlette(host: str) -> None:
+    """A host route matches exactly the Host headers the installed Starlette's Host matches."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+        raise AssertionError("never called")
+
+    starlette_host = StarletteHost("{tenant}.example.org", app=app)
+    request = {"type": "http", "headers": [(b"host", host.encode("latin-1"))]}
+    expected = starlette_host.matches(request)[0] is Match.FULL
+
+    route = HOSTS.resolve("GET", "/users/7", host).route
+
+    assert (route is not None and route.host == "{tenant}.example.org") is expected
