@@ -19,6 +19,7 @@ from scopeguard.errors import (
     ScopeGuardError,
     ScopeSyntaxError,
 )
+from scopeguard.introspect import public, routes_from_app, scope_resource
 from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware, TokenUser, route_path
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.routefile import ROUTE_KEYS, load_routes, routes_from_data
@@ -101,7 +102,10 @@ __all__ = [
     "mint_token",
     "parse_scope",
     "path_problem",
+    "public",
     "route_path",
+    "routes_from_app",
     "routes_from_data",
+    "scope_resource",
     "scopes_from_claims",
 ]

@@ -9,9 +9,10 @@ from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
-from scopeguard._types import ASGIApp, Receive, Scope, Send
+from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
 from scopeguard.bearer import bearer_token
 from scopeguard.errors import ConfigurationError, Denial
+from scopeguard.introspect import routes_from_app
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.responses import DenialResponse, send_denial, validate_realm
 from scopeguard.table import WEBSOCKET, Route, RouteTable
@@ -60,7 +61,10 @@ class ScopeGuardMiddleware:
     sets them. The request body and the app's response pass through untouched.
 
     :param app: the ASGI app to protect.
-    :param routes: a :class:`RouteTable`, or routes to build one from.
+    :param routes: a :class:`RouteTable`, or routes to build one from. When omitted, the
+        routes are read from ``app`` with :func:`~scopeguard.routes_from_app` at startup
+        (on the lifespan startup event, or on the first request when the server sends no
+        lifespan events), so routes added until then are included.
     :param verifier: verifies bearer tokens, for example a :class:`~scopeguard.JWTVerifier`.
     :param realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
     :param unmatched: ``"deny"`` (default) or ``"pass"``; see :class:`~scopeguard.Policy`.
@@ -73,7 +77,7 @@ class ScopeGuardMiddleware:
         self,
         app: ASGIApp,
         *,
-        routes: RouteTable | Collection[Route],
+        routes: RouteTable | Collection[Route] | None = None,
         verifier: TokenVerifier,
         realm: str = "api",
         unmatched: Unmatched = "deny",
@@ -89,13 +93,39 @@ class ScopeGuardMiddleware:
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
 
+        if unmatched not in ("deny", "pass"):
+            raise ConfigurationError(
+                f"unknown value {unmatched!r} for unmatched; use 'deny' or 'pass'"
+            )
         self.app = app
         self.verifier = verifier
-        self.policy = Policy(routes, unmatched=unmatched)
+        self.unmatched: Unmatched = unmatched
+        self._policy = Policy(routes, unmatched=unmatched) if routes is not None else None
+
+    @property
+    def policy(self) -> Policy:
+        """The policy the middleware decides with, reading the app's routes on first use."""
+        if self._policy is None:
+            self._policy = Policy(routes_from_app(self.app), unmatched=self.unmatched)
+            logger.info("read %d routes from the app", len(self._policy.table))
+        return self._policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self._policy is None:
+            await self.app(scope, receive, self._reading_routes_at_startup(send))
+            return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
+            return
+
+        try:
+            policy = self.policy
+        except ConfigurationError as exc:
+            # Only reachable when the server runs without lifespan events, which would have
+            # reported the error at startup.
+            logger.error("cannot read the app's routes: %s", exc)
+            response = DenialResponse(500, f"scopeguard is misconfigured: {exc}")
+            await send_denial(self.realm, response, scope, receive, send)
             return
 
         # Websocket handshakes resolve among WEBSOCKET routes, then GET routes.
@@ -107,11 +137,11 @@ class ScopeGuardMiddleware:
             await send_denial(self.realm, response, scope, receive, send)
             return
 
-        table = self.policy.table
+        table = policy.table
         host = _host_header(scope["headers"]) if table.has_host_routes else None
         resolution = table.resolve(method, path, host)
-        if not self.policy.requires_token(resolution):
-            decision = self.policy.decide_resolved(resolution, method, path, None)
+        if not policy.requires_token(resolution):
+            decision = policy.decide_resolved(resolution, method, path, None)
             scope.setdefault("auth", AuthCredentials())
             scope.setdefault("user", UnauthenticatedUser())
             await self._forward(scope, receive, send, decision)
@@ -125,7 +155,7 @@ class ScopeGuardMiddleware:
             await send_denial(self.realm, response, scope, receive, send)
             return
 
-        decision = self.policy.decide_resolved(resolution, method, path, token.scopes, token.claims)
+        decision = policy.decide_resolved(resolution, method, path, token.scopes, token.claims)
         if not decision.allowed:
             logger.debug("denied %s %r: %s", method, path, decision.message)
             await send_denial(self.realm, _denial_response(decision), scope, receive, send)
@@ -134,6 +164,24 @@ class ScopeGuardMiddleware:
         scope["auth"] = AuthCredentials(token.sorted_scopes)
         scope["user"] = TokenUser(token)
         await self._forward(scope, receive, send, decision)
+
+    def _reading_routes_at_startup(self, send: Send) -> Send:
+        """Wrap a lifespan ``send`` to read the app's routes once the app has started.
+
+        Routes added during the app's own startup are included. An error fails the startup
+        with its message, so the server reports it instead of serving requests.
+        """
+
+        async def send_after_reading(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete" and self._policy is None:
+                try:
+                    self.policy  # noqa: B018 - reads the routes
+                except ConfigurationError as exc:
+                    logger.error("cannot read the app's routes: %s", exc)
+                    message = {"type": "lifespan.startup.failed", "message": str(exc)}
+            await send(message)
+
+        return send_after_reading
 
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, decision: Decision
