@@ -22,7 +22,13 @@ from scopeguard.errors import (
 from scopeguard.introspect import public, routes_from_app, scope_resource
 from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware, TokenUser, route_path
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
-from scopeguard.routefile import ROUTE_KEYS, load_routes, routes_from_data
+from scopeguard.routefile import (
+    ROUTE_KEYS,
+    dump_routes,
+    load_routes,
+    routes_from_data,
+    routes_to_data,
+)
 from scopeguard.scopes import (
     HTTP_METHODS,
     ROUTE_SCOPE_PREFIX,
@@ -96,6 +102,7 @@ __all__ = [
     "bearer_token",
     "compile_host",
     "compile_template",
+    "dump_routes",
     "format_scope",
     "is_route_scope",
     "load_routes",
@@ -106,6 +113,7 @@ __all__ = [
     "route_path",
     "routes_from_app",
     "routes_from_data",
+    "routes_to_data",
     "scope_resource",
     "scopes_from_claims",
 ]
