@@ -6,6 +6,13 @@ resolves to.
 """
 
 from scopeguard.bearer import bearer_token
+from scopeguard.catalogue import (
+    GROUP_BY_FIELDS,
+    GroupBy,
+    ScopeCatalogueEndpoint,
+    ScopeInfo,
+    build_catalogue,
+)
 from scopeguard.errors import (
     BadRequest,
     ConfigurationError,
@@ -63,6 +70,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CONVERTER_PATTERNS",
     "DEFAULT_SCOPE_CLAIMS",
+    "GROUP_BY_FIELDS",
     "HTTP_METHODS",
     "PRECEDENCES",
     "ROUTE_KEYS",
@@ -74,6 +82,7 @@ __all__ = [
     "ConfigurationError",
     "Decision",
     "Denial",
+    "GroupBy",
     "InsufficientScope",
     "InvalidToken",
     "JWTVerifier",
@@ -90,8 +99,10 @@ __all__ = [
     "RouteTable",
     "RouteTemplate",
     "RouteTemplateError",
+    "ScopeCatalogueEndpoint",
     "ScopeGuardError",
     "ScopeGuardMiddleware",
+    "ScopeInfo",
     "ScopeSyntaxError",
     "Secret",
     "TokenInfo",
@@ -100,6 +111,7 @@ __all__ = [
     "Unmatched",
     "__version__",
     "bearer_token",
+    "build_catalogue",
     "compile_host",
     "compile_template",
     "dump_routes",

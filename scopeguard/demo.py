@@ -3,7 +3,9 @@
 It serves every route that Canvas LMS documents as usable with scoped API tokens: the
 scope list, the course list, and the file ``download``, ``download.:type`` and ``preview``
 routes of each context that owns files. A websocket route, which Canvas does not have,
-shows a handshake being checked. ``/health`` is public.
+shows a handshake being checked. ``/health`` is public. The scope list is a
+:class:`~scopeguard.catalogue.ScopeCatalogueEndpoint` built from the demo's route table,
+so it lists exactly the scopes the middleware checks.
 
 The route list is declared once, in Starlette syntax, and feeds both the Starlette router
 and the scopeguard table, so both dispatch on the same templates. The table writes each
@@ -13,6 +15,9 @@ scope in Canvas notation: ``/courses/{course_id}/files/{file_id}/download.{type}
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -20,6 +25,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.routing import Route as StarletteRoute
 from starlette.websockets import WebSocket
 
+from scopeguard.catalogue import ScopeCatalogueEndpoint
 from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware
 from scopeguard.policy import Decision
 from scopeguard.table import Route, RouteTable
@@ -57,6 +63,9 @@ COURSES_TOKEN_SCOPES = ("url:GET|/api/v1/courses",)
 
 WEBSOCKET_PATH = "/api/v1/courses/{course_id}/files/events"
 
+#: The list-scopes route, served by :class:`~scopeguard.catalogue.ScopeCatalogueEndpoint`.
+SCOPES_PATH = "/api/v1/accounts/{account_id}/scopes"
+
 
 def _collection(context: str) -> str:
     # quiz_statistics is already plural in Canvas's routes.
@@ -69,9 +78,11 @@ def route_table() -> RouteTable:
         Route("GET", "/health", public=True),
         Route(
             "GET",
-            "/api/v1/accounts/{account_id}/scopes",
+            SCOPES_PATH,
             resource="oauth2",
             resource_name="API Token Scopes",
+            controller="scopes_api",
+            action="index",
         ),
         Route(
             "GET",
@@ -133,12 +144,6 @@ async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-async def _scopes(request: Request) -> Response:
-    table: RouteTable = request.app.state.route_table
-    scopes = sorted({route.scope for route in table if not route.public})
-    return JSONResponse([{"scope": scope} for scope in scopes])
-
-
 async def _file_events(websocket: WebSocket) -> None:
     await websocket.accept()
     await websocket.send_json(
@@ -150,7 +155,10 @@ async def _file_events(websocket: WebSocket) -> None:
 def create_app(secret: str, *, algorithm: str = "HS256") -> ScopeGuardMiddleware:
     """Return the demo app wrapped by scopeguard, accepting tokens signed with ``secret``."""
     table = route_table()
-    handlers = {"/health": _health, "/api/v1/accounts/{account_id}/scopes": _scopes}
+    handlers: dict[str, Callable[..., Any]] = {
+        "/health": _health,
+        SCOPES_PATH: ScopeCatalogueEndpoint(table),
+    }
     starlette_routes: list[BaseRoute] = []
     for route in table:
         if route.path == WEBSOCKET_PATH:
@@ -160,6 +168,5 @@ def create_app(secret: str, *, algorithm: str = "HS256") -> ScopeGuardMiddleware
             starlette_routes.append(StarletteRoute(route.path, endpoint, methods=[route.method]))
 
     app = Starlette(routes=starlette_routes)
-    app.state.route_table = table
     verifier = JWTVerifier(key=secret, algorithms=[algorithm])
     return ScopeGuardMiddleware(app, routes=table, verifier=verifier, realm="canvas-demo")

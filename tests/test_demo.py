@@ -243,22 +243,154 @@ def test_courses_list_allowed(client: httpx.Client, mint_demo_token: TokenMinter
     assert response.json()["scope"] == "url:GET|/api/v1/courses"
 
 
-def test_scope_list_names_every_route(client: httpx.Client, mint_demo_token: TokenMinter) -> None:
-    scopes_scope = "url:GET|/api/v1/accounts/:account_id/scopes"
-    expected = {scopes_scope, "url:GET|/api/v1/courses", EVENTS_SCOPE}
-    for context in ALL_CONTEXTS:
-        expected.add(context.scope("download"))
-        if context.serves_formats:
-            expected.add(context.scope("preview"))
+# HTTP: the list-scopes endpoint
 
+SCOPES_PATH = "/api/v1/accounts/1/scopes"
+SCOPES_SCOPE = "url:GET|/api/v1/accounts/:account_id/scopes"
+
+
+def scope_entry(
+    scope: str, resource: str, resource_name: str, controller: str | None, action: str
+) -> dict[str, str | None]:
+    """Return a Scope object of the demo's catalogue, with the keys in Canvas's order."""
+    return {
+        "resource": resource,
+        "resource_name": resource_name,
+        "controller": controller,
+        "action": action,
+        "verb": "GET",
+        "scope": scope,
+    }
+
+
+def expected_file_entries() -> list[dict[str, str | None]]:
+    """Return the demo's Files entries, sorted by scope as the catalogue sorts them."""
+    entries = [scope_entry(EVENTS_SCOPE, "files", "Files", None, "events")]
+    for context in ALL_CONTEXTS:
+        entries.append(scope_entry(context.scope("download"), "files", "Files", "files", "show"))
+        if context.serves_formats:
+            entries.append(
+                scope_entry(context.scope("preview"), "files", "Files", "files", "show_relative")
+            )
+    return sorted(entries, key=lambda entry: str(entry["scope"]))
+
+
+SCOPES_ENTRY = scope_entry(SCOPES_SCOPE, "oauth2", "API Token Scopes", "scopes_api", "index")
+COURSES_ENTRY = scope_entry("url:GET|/api/v1/courses", "courses", "Courses", "courses", "index")
+
+
+def test_scope_list_names_every_route(client: httpx.Client, mint_demo_token: TokenMinter) -> None:
+    # Sorted by resource_name, then by scope. download and download.:type share one entry.
+    expected = [SCOPES_ENTRY, COURSES_ENTRY, *expected_file_entries()]
+
+    response = client.get(SCOPES_PATH, headers=bearer(mint_demo_token([SCOPES_SCOPE])))
+
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Content-Length"] == str(len(response.content))
+    assert response.json() == expected
+
+
+@pytest.mark.parametrize(
+    ("group_by", "expected"),
+    [
+        pytest.param(
+            "resource_name",
+            {
+                "API Token Scopes": [SCOPES_ENTRY],
+                "Courses": [COURSES_ENTRY],
+                "Files": expected_file_entries(),
+            },
+            id="resource-name",
+        ),
+        pytest.param(
+            "resource",
+            {
+                "oauth2": [SCOPES_ENTRY],
+                "courses": [COURSES_ENTRY],
+                "files": expected_file_entries(),
+            },
+            id="resource",
+        ),
+    ],
+)
+def test_scope_list_grouped(
+    client: httpx.Client,
+    mint_demo_token: TokenMinter,
+    group_by: str,
+    expected: dict[str, list[dict[str, str | None]]],
+) -> None:
     response = client.get(
-        "/api/v1/accounts/1/scopes", headers=bearer(mint_demo_token([scopes_scope]))
+        SCOPES_PATH,
+        params={"group_by": group_by, "per_page": "10"},
+        headers=bearer(mint_demo_token([SCOPES_SCOPE])),
     )
 
     assert response.status_code == 200, response.text
-    listed = [entry["scope"] for entry in response.json()]
-    assert listed == sorted(set(listed))
-    assert set(listed) == expected
+    assert response.json() == expected
+    assert list(response.json()) == list(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        pytest.param(
+            "group_by=controller",
+            "invalid group_by 'controller'; use resource or resource_name, "
+            "or leave group_by out for an ungrouped list",
+            id="unknown",
+        ),
+        pytest.param(
+            "group_by=resource&group_by=resource",
+            "group_by was given 2 times; give it once, as resource or resource_name",
+            id="repeated",
+        ),
+    ],
+)
+def test_scope_list_bad_group_by(
+    client: httpx.Client, mint_demo_token: TokenMinter, query: str, message: str
+) -> None:
+    response = client.get(f"{SCOPES_PATH}?{query}", headers=bearer(mint_demo_token([SCOPES_SCOPE])))
+
+    assert response.status_code == 400
+    assert error_message(response) == message
+
+
+def test_scope_list_head(client: httpx.Client, mint_demo_token: TokenMinter) -> None:
+    headers = bearer(mint_demo_token([SCOPES_SCOPE]))
+
+    get = client.get(SCOPES_PATH, headers=headers)
+    head = client.head(SCOPES_PATH, headers=headers)
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+
+
+@pytest.mark.parametrize(
+    ("scopes", "status"),
+    [
+        pytest.param([SCOPES_SCOPE], 200, id="with-scope"),
+        pytest.param(FILES_TOKEN_SCOPES, 403, id="without-scope"),
+        pytest.param(["url:GET|/api/v1/accounts/:id/scopes"], 403, id="other-parameter-name"),
+    ],
+)
+def test_scope_list_needs_its_scope(
+    client: httpx.Client, mint_demo_token: TokenMinter, scopes: Sequence[str], status: int
+) -> None:
+    response = client.get(SCOPES_PATH, headers=bearer(mint_demo_token(scopes)))
+
+    assert response.status_code == status, response.text
+    if status == 403:
+        assert error_message(response) == f"the token lacks the scope {SCOPES_SCOPE}"
+        assert response.headers["WWW-Authenticate"].endswith(f'scope="{SCOPES_SCOPE}"')
+
+
+def test_scope_list_without_token(client: httpx.Client) -> None:
+    response = client.get(SCOPES_PATH)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == REALM_CHALLENGE
 
 
 # HTTP: denied requests
