@@ -27,6 +27,15 @@ from scopeguard.errors import (
     ScopeSyntaxError,
 )
 from scopeguard.introspect import public, routes_from_app, scope_resource
+from scopeguard.lint import (
+    Finding,
+    Severity,
+    check_scopes,
+    compare_tables,
+    find_overlapping_routes,
+    find_shadowed_routes,
+    lint_table,
+)
 from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware, TokenUser, route_path
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.routefile import (
@@ -82,6 +91,7 @@ __all__ = [
     "ConfigurationError",
     "Decision",
     "Denial",
+    "Finding",
     "GroupBy",
     "InsufficientScope",
     "InvalidToken",
@@ -105,6 +115,7 @@ __all__ = [
     "ScopeInfo",
     "ScopeSyntaxError",
     "Secret",
+    "Severity",
     "TokenInfo",
     "TokenUser",
     "TokenVerifier",
@@ -112,11 +123,16 @@ __all__ = [
     "__version__",
     "bearer_token",
     "build_catalogue",
+    "check_scopes",
+    "compare_tables",
     "compile_host",
     "compile_template",
     "dump_routes",
+    "find_overlapping_routes",
+    "find_shadowed_routes",
     "format_scope",
     "is_route_scope",
+    "lint_table",
     "load_routes",
     "mint_token",
     "parse_scope",

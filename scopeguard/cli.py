@@ -1,31 +1,42 @@
-"""The ``scopeguard`` command line: mint a development token, check a request, run the demo.
+"""The ``scopeguard`` command line: mint a development token, check a request, lint a route
+table, run the demo.
 
-Exit status: 0 when the command succeeds (for ``check``, when the request is allowed),
-1 when ``check`` denies the request, 2 on a usage or configuration error.
+Exit status: 0 when the command succeeds (for ``check``, when the request is allowed, and
+for ``lint``, when it finds no error), 1 when ``check`` denies the request or ``lint``
+finds an error, 2 on a usage or configuration error.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
+import re
 import secrets
 import socket
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
-from scopeguard.errors import ConfigurationError, ScopeSyntaxError
+import jwt
+
+from scopeguard.errors import ConfigurationError, InvalidToken, ScopeSyntaxError
+from scopeguard.lint import Finding, check_scopes, compare_tables, lint_table
 from scopeguard.policy import Policy
 from scopeguard.routefile import load_routes
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
 from scopeguard.table import PRECEDENCES, RouteTable
-from scopeguard.tokens import mint_token
+from scopeguard.tokens import DEFAULT_SCOPE_CLAIMS, mint_token, scopes_from_claims
 
-__all__ = ["main", "request_path"]
+__all__ = ["load_source", "main", "request_path"]
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
+# lint exits with EXIT_ALLOWED when it finds no error and with this status when it does.
+EXIT_LINT_ERRORS = 1
 SECRET_ENVIRONMENT_VARIABLE = "SCOPEGUARD_SECRET"  # noqa: S105 - a variable name
 
 
@@ -110,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the request target as sent on the wire: percent-encoded, optionally with a query",
     )
     check.set_defaults(handler=_check)
+
+    _add_lint_parser(commands)
 
     demo = commands.add_parser("demo", help="serve the Canvas files demo with uvicorn")
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -229,6 +242,240 @@ def _scope_problem(scope: str, route_scopes: Collection[str] | None) -> str | No
     if route_scopes is not None and scope not in route_scopes:
         return "matches no route of the table, so it grants nothing"
     return None
+
+
+def _add_lint_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lint = commands.add_parser(
+        "lint",
+        help="report shadowed and overlapping routes, missing routes and unknown scopes",
+        description="Check a route table and print one line per finding: shadowed routes, "
+        "overlapping routes, routes that another table lacks, and scopes that match no "
+        "route. Exit status: 0 when no error is found (warnings allowed), 1 when an error "
+        "is found, 2 on a usage or configuration error.",
+    )
+    lint.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a route file (.toml, .json or .tsv), or module:attribute naming an ASGI app or "
+        "a scopeguard.RouteTable; the module is imported with the current directory on "
+        "sys.path, as uvicorn does",
+    )
+    lint.add_argument(
+        "--against",
+        metavar="OTHER_SOURCE",
+        help="a second source, such as the app when SOURCE is a route file; report every "
+        "route scope that one of the two has and the other lacks",
+    )
+    lint.add_argument(
+        "--scopes",
+        metavar="FILE",
+        help="a file of scopes to check against SOURCE: a JSON list of strings (a .json file, "
+        "or any file starting with '['), or scopes separated by whitespace, such as one "
+        "per line",
+    )
+    lint.add_argument(
+        "--token",
+        metavar="JWT",
+        help="a JWT whose scope, scp or scopes claim lists scopes to check against SOURCE. "
+        "The signature and the claims are NOT verified, and other users can see the "
+        "token in the process list",
+    )
+    lint.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="text prints one line per finding and a count (default); json prints one JSON object",
+    )
+    lint.set_defaults(handler=_lint)
+
+
+def _lint(arguments: argparse.Namespace) -> int:
+    # Every input is read before any check runs, so an unreadable one is reported alone.
+    table = load_source(arguments.source)
+    other = load_source(arguments.against) if arguments.against is not None else None
+    file_scopes = _read_scopes_file(arguments.scopes) if arguments.scopes is not None else None
+    token_scopes = _token_scopes(arguments.token) if arguments.token is not None else None
+
+    findings = lint_table(table)
+    if other is not None:
+        findings += compare_tables(
+            table, other, table_name=arguments.source, other_name=arguments.against
+        )
+    if file_scopes is not None:
+        findings += check_scopes(table, file_scopes, origin=arguments.scopes)
+    if token_scopes is not None:
+        findings += check_scopes(table, token_scopes, origin="the token")
+
+    errors = sum(finding.severity == "error" for finding in findings)
+    warnings = len(findings) - errors
+    if arguments.format == "json":
+        report = {
+            "errors": errors,
+            "warnings": warnings,
+            "findings": [_finding_data(finding) for finding in findings],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        for finding in findings:
+            print(f"{finding.severity}: {finding.code}: {finding.message}")
+        print(f"{_count(errors, 'error')}, {_count(warnings, 'warning')}")
+    return EXIT_LINT_ERRORS if errors else EXIT_ALLOWED
+
+
+def _finding_data(finding: Finding) -> dict[str, Any]:
+    return {
+        "severity": finding.severity,
+        "code": finding.code,
+        "message": finding.message,
+        "routes": [
+            {"method": route.method, "path": route.path, "host": route.host, "scope": route.scope}
+            for route in finding.routes
+        ],
+        "paths": list(finding.paths),
+        "scope": finding.scope,
+    }
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+_MODULE_ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def load_source(spec: str) -> RouteTable:
+    """Load the route table that ``spec`` names: a route file or ``module:attribute``.
+
+    A ``spec`` that is an existing path or does not have the form ``module:attribute``
+    is read with :func:`~scopeguard.routefile.load_routes`. Otherwise the module is
+    imported with the current directory first on ``sys.path``, as uvicorn does. An
+    attribute that is a :class:`RouteTable` is returned as is, and any other callable is
+    read as an ASGI app with ``scopeguard.introspect.routes_from_app``. Raises
+    :class:`UsageError` or :class:`ConfigurationError` naming ``spec`` and the problem.
+    """
+    if os.path.exists(spec) or not _MODULE_ATTRIBUTE.fullmatch(spec):
+        return load_routes(spec)
+
+    module_name, _, attribute = spec.partition(":")
+    with _current_directory_on_path():
+        target = _import_attribute(spec, module_name, attribute)
+        if isinstance(target, RouteTable):
+            return target
+        return _routes_of_app(spec, target)
+
+
+@contextlib.contextmanager
+def _current_directory_on_path() -> Iterator[None]:
+    # The directory stays on sys.path until the app's routes are read, because reading
+    # them may import more of the app's modules.
+    directory = os.getcwd()
+    sys.path.insert(0, directory)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(directory)
+
+
+def _import_attribute(spec: str, module_name: str, attribute: str) -> object:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and f"{module_name}.".startswith(f"{exc.name}."):
+            raise UsageError(
+                f"SOURCE {spec!r}: module {module_name!r} not found; run scopeguard from the "
+                "directory that contains it, or pass a route file (.toml, .json or .tsv)"
+            ) from None
+        raise _import_failed(spec, module_name, exc) from exc
+    # Importing runs the module's code, which may raise any exception. It is reported as
+    # a failed source with the exception's type and message.
+    except Exception as exc:
+        raise _import_failed(spec, module_name, exc) from exc
+
+    target: object = module
+    for name in attribute.split("."):
+        try:
+            target = getattr(target, name)
+        except AttributeError:
+            raise UsageError(
+                f"SOURCE {spec!r}: module {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    return target
+
+
+def _import_failed(spec: str, module_name: str, exc: Exception) -> UsageError:
+    return UsageError(
+        f"SOURCE {spec!r}: importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
+    )
+
+
+def _routes_of_app(spec: str, app: object) -> RouteTable:
+    if not callable(app):
+        raise UsageError(
+            f"SOURCE {spec!r} names an object of type {type(app).__name__}, which is neither "
+            "an ASGI app nor a scopeguard.RouteTable"
+        )
+    # Imported by name, so that this module also works in installations without the
+    # introspection module.
+    try:
+        introspect = importlib.import_module("scopeguard.introspect")
+    except ModuleNotFoundError as exc:
+        if exc.name != "scopeguard.introspect":
+            raise
+        raise UsageError(
+            f"SOURCE {spec!r} is an app, and reading the routes of an app needs the "
+            "scopeguard.introspect module, which this installation lacks; name a "
+            "scopeguard.RouteTable or pass a route file (.toml, .json or .tsv) instead"
+        ) from None
+    table = introspect.routes_from_app(app)
+    if not isinstance(table, RouteTable):
+        raise ConfigurationError(
+            f"SOURCE {spec!r}: routes_from_app returned a {type(table).__name__}, not a RouteTable"
+        )
+    return table
+
+
+def _read_scopes_file(path: str) -> list[str]:
+    try:
+        # utf-8-sig also reads files that editors saved with a byte order mark.
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--scopes {path}: cannot read the file: {exc}") from exc
+
+    if not path.lower().endswith(".json") and not text.lstrip().startswith("["):
+        return text.split()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--scopes {path}: invalid JSON: {exc}") from exc
+    if not isinstance(data, list) or not all(isinstance(scope, str) for scope in data):
+        raise UsageError(f"--scopes {path}: a JSON scopes file must be a list of strings")
+    for scope in data:
+        if not scope or any(character.isspace() for character in scope):
+            raise UsageError(
+                f"--scopes {path}: scope {scope!r} is empty or contains whitespace; list "
+                "each scope as its own string"
+            )
+    return data
+
+
+def _token_scopes(token: str) -> list[str]:
+    # The token is only read for its scopes. Its signature, expiry and audience are not
+    # checked, because lint has no key and an expired token still lists its scopes.
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise UsageError(f"--token is not a readable JWT: {exc}") from exc
+    if not any(name in claims for name in DEFAULT_SCOPE_CLAIMS):
+        raise UsageError(
+            f"--token has none of the claims {', '.join(DEFAULT_SCOPE_CLAIMS)}, so it lists "
+            "no scopes to check"
+        )
+    try:
+        scopes = scopes_from_claims(claims)
+    except InvalidToken as exc:
+        raise UsageError(f"--token: {exc.reason}") from exc
+    return sorted(scopes)
 
 
 def _demo(arguments: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Tests of the ``scopeguard`` command line: ``token`` and ``check``."""
+"""Tests of the ``scopeguard`` command line: ``token``, ``check`` and ``lint``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jwt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -566,3 +568,457 @@ def test_check_no_token_with_scope(capsys: pytest.CaptureFixture[str], routes_fi
 
     assert status == 2
     assert "--no-token and --scope exclude each other" in output.err
+
+
+# --- lint ---------------------------------------------------------------------------------
+
+CLEAN_TOML = """\
+[[routes]]
+method = "GET"
+path = "/api/v1/courses"
+
+[[routes]]
+method = "GET"
+path = "/api/v1/courses/:course_id"
+"""
+
+SHADOWED_JSON = json.dumps(
+    [
+        {"method": "GET", "path": "/api/v1/jobs2/:bucket"},
+        {"method": "GET", "path": "/api/v1/jobs2/clusters"},
+    ]
+)
+
+OVERLAP_TSV = "method\tpath\nGET\t/api/v1/users/self\nGET\t/api/v1/users/:id\n"
+
+CANVAS_ROUTES = Path(__file__).parent / "data" / "canvas_api_routes.tsv"
+
+SHADOWED_LINE = (
+    "error: shadowed-route: GET /api/v1/jobs2/clusters (route 2) is never reached, because "
+    "GET /api/v1/jobs2/:bucket (route 1), declared earlier, matches every path it matches, "
+    "such as /api/v1/jobs2/clusters"
+)
+OVERLAP_LINE = (
+    "warning: overlapping-routes: GET /api/v1/users/:id (route 2) shares paths with 1 earlier "
+    "route with another scope, which takes precedence on those paths: GET /api/v1/users/self "
+    "(route 1) on /api/v1/users/self"
+)
+
+
+@pytest.fixture
+def lint_files(tmp_path: Path) -> Path:
+    files = {
+        "clean.toml": CLEAN_TOML,
+        "shadowed.json": SHADOWED_JSON,
+        "overlap.tsv": OVERLAP_TSV,
+        "fewer.toml": '[[routes]]\nmethod = "GET"\npath = "/api/v1/courses"\n',
+        "scopes.txt": f"{LIST}\n\nurl:GET|/api/v1/courses/7  profile\n",
+        "scopes.json": json.dumps([LIST, "url:get|/api/v1/courses", "GET|/api/v1/courses"]),
+        "good-scopes.json": json.dumps([LIST, COURSE, "profile"]),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def unverified_token(claims: dict[str, Any]) -> str:
+    """Sign ``claims`` with a key that lint is never given, because lint reads tokens
+    without verifying them."""
+    return str(jwt.encode(claims, OTHER_SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "exit_status", "lines"),
+    [
+        pytest.param(["clean.toml"], 0, ["0 errors, 0 warnings"], id="clean"),
+        pytest.param(
+            ["shadowed.json"], 1, [SHADOWED_LINE, "1 error, 0 warnings"], id="shadowed"
+        ),
+        pytest.param(["overlap.tsv"], 0, [OVERLAP_LINE, "0 errors, 1 warning"], id="overlap"),
+        pytest.param(
+            ["clean.toml", "--against", "clean.toml"], 0, ["0 errors, 0 warnings"],
+            id="against-same",
+        ),
+        pytest.param(
+            ["clean.toml", "--against", "fewer.toml"], 1,
+            [
+                f"error: missing-route: {COURSE} (GET /api/v1/courses/:course_id) is in "
+                "clean.toml, but no route of fewer.toml has it",
+                "1 error, 0 warnings",
+            ],
+            id="against-fewer",
+        ),
+        pytest.param(
+            ["fewer.toml", "--against", "clean.toml"], 1,
+            [
+                f"error: missing-route: {COURSE} (GET /api/v1/courses/:course_id) is in "
+                "clean.toml, but no route of fewer.toml has it",
+                "1 error, 0 warnings",
+            ],
+            id="against-more",
+        ),
+        pytest.param(
+            ["clean.toml", "--against", "overlap.tsv"], 1,
+            [
+                f"error: missing-route: {LIST} (GET /api/v1/courses) is in clean.toml, but no "
+                "route of overlap.tsv has it",
+                f"error: missing-route: {COURSE} (GET /api/v1/courses/:course_id) is in "
+                "clean.toml, but no route of overlap.tsv has it",
+                "error: missing-route: url:GET|/api/v1/users/self (GET /api/v1/users/self) is "
+                "in overlap.tsv, but no route of clean.toml has it",
+                "error: missing-route: url:GET|/api/v1/users/:id (GET /api/v1/users/:id) is in "
+                "overlap.tsv, but no route of clean.toml has it",
+                "4 errors, 0 warnings",
+            ],
+            id="against-both-directions",
+        ),
+        pytest.param(
+            ["clean.toml", "--scopes", "scopes.txt"], 1,
+            [
+                "error: unknown-scope: scope 'url:GET|/api/v1/courses/7' from scopes.txt "
+                "matches no route of the table, so it grants nothing; GET /api/v1/courses/7 "
+                f"resolves to GET /api/v1/courses/:course_id, whose scope is {COURSE}",
+                "1 error, 0 warnings",
+            ],
+            id="scopes-lines",
+        ),
+        pytest.param(
+            ["clean.toml", "--scopes", "scopes.json"], 1,
+            [
+                "error: invalid-scope: scope 'url:get|/api/v1/courses' from scopes.json is "
+                "invalid (the verb must be upper case: 'GET'), so it grants no route",
+                "warning: unprefixed-scope: scope 'GET|/api/v1/courses' from scopes.json has no "
+                "'url:' prefix, so it is an opaque scope and grants no route; write "
+                f"'{LIST}'",
+                "1 error, 1 warning",
+            ],
+            id="scopes-json",
+        ),
+        pytest.param(
+            ["clean.toml", "--scopes", "good-scopes.json"], 0, ["0 errors, 0 warnings"],
+            id="scopes-all-known",
+        ),
+        pytest.param(
+            ["clean.toml", "--token", unverified_token({"scope": f"{COURSE} profile", "exp": 1})],
+            0, ["0 errors, 0 warnings"], id="token-expired-and-unverified",
+        ),
+        pytest.param(
+            ["clean.toml", "--token", unverified_token({"scp": [SELF, LIST]})], 1,
+            [
+                f"error: unknown-scope: scope '{SELF}' from the token matches no route of the "
+                "table, so it grants nothing; GET /api/v1/courses/self resolves to GET "
+                f"/api/v1/courses/:course_id, whose scope is {COURSE}",
+                "1 error, 0 warnings",
+            ],
+            id="token-scp-list",
+        ),
+        pytest.param(
+            ["clean.toml", "--token", unverified_token({"scopes": ["url:GET|/nowhere"]}),
+             "--scopes", "good-scopes.json"], 1,
+            [
+                "error: unknown-scope: scope 'url:GET|/nowhere' from the token matches no "
+                "route of the table, so it grants nothing",
+                "1 error, 0 warnings",
+            ],
+            id="token-and-scopes",
+        ),
+    ],
+)  # fmt: skip
+def test_lint(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    lint_files: Path,
+    arguments: list[str],
+    exit_status: int,
+    lines: list[str],
+) -> None:
+    monkeypatch.chdir(lint_files)
+
+    status = main(["lint", *arguments])
+    output = capsys.readouterr()
+
+    assert status == exit_status
+    assert output.out.splitlines() == lines
+    assert output.err == ""
+
+
+def test_lint_json(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lint_files: Path
+) -> None:
+    (lint_files / "jobs.txt").write_text("url:GET|/api/v1/jobs2/1\n", encoding="utf-8")
+    monkeypatch.chdir(lint_files)
+
+    status = main(["lint", "shadowed.json", "--scopes", "jobs.txt", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    shadowed, unknown = report["findings"]
+
+    assert status == 1
+    assert set(report) == {"errors", "warnings", "findings"}
+    assert report["errors"] == 2
+    assert report["warnings"] == 0
+    assert shadowed == {
+        "severity": "error",
+        "code": "shadowed-route",
+        "message": SHADOWED_LINE.removeprefix("error: shadowed-route: "),
+        "routes": [
+            {
+                "method": "GET",
+                "path": "/api/v1/jobs2/clusters",
+                "host": None,
+                "scope": "url:GET|/api/v1/jobs2/clusters",
+            },
+            {
+                "method": "GET",
+                "path": "/api/v1/jobs2/:bucket",
+                "host": None,
+                "scope": "url:GET|/api/v1/jobs2/:bucket",
+            },
+        ],
+        "paths": ["/api/v1/jobs2/clusters"],
+        "scope": None,
+    }
+    assert unknown["code"] == "unknown-scope"
+    assert unknown["scope"] == "url:GET|/api/v1/jobs2/1"
+    assert unknown["routes"] == []
+
+
+def test_lint_canvas_data(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["lint", str(CANVAS_ROUTES)])
+    lines = capsys.readouterr().out.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+
+    assert status == 1
+    assert len(errors) == 2
+    assert errors[0].startswith("error: shadowed-route: GET /api/v1/jobs2/clusters (route 1291)")
+    assert errors[1].startswith("error: shadowed-route: GET /api/v1/jobs2/:id (route 1292)")
+    assert lines[-1] == "2 errors, 55 warnings"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        pytest.param(["absent.toml"], "cannot read the route file", id="missing-file"),
+        pytest.param(["routes.yaml"], "unknown route file type '.yaml'", id="unknown-type"),
+        pytest.param(
+            ["clean.toml", "--against", "absent.json"], "absent.json: cannot read",
+            id="missing-against",
+        ),
+        pytest.param(
+            ["clean.toml", "--scopes", "absent.txt"], "--scopes absent.txt: cannot read the file",
+            id="missing-scopes",
+        ),
+        pytest.param(
+            ["clean.toml", "--scopes", "bad.json"], "--scopes bad.json: invalid JSON",
+            id="scopes-bad-json",
+        ),
+        pytest.param(
+            ["clean.toml", "--scopes", "object.json"], "must be a list of strings",
+            id="scopes-json-object",
+        ),
+        pytest.param(
+            ["clean.toml", "--scopes", "spaces.json"],
+            "scope 'a b' is empty or contains whitespace", id="scopes-json-whitespace",
+        ),
+        pytest.param(
+            ["clean.toml", "--token", "not-a-jwt"], "--token is not a readable JWT", id="token"
+        ),
+        pytest.param(
+            ["clean.toml", "--token", unverified_token({"sub": "x"})],
+            "--token has none of the claims scope, scp, scopes", id="token-without-scopes",
+        ),
+        pytest.param(
+            ["clean.toml", "--token", unverified_token({"scope": 7})],
+            "--token: the 'scope' claim must be a space-separated string", id="token-bad-claim",
+        ),
+        pytest.param(
+            ["missing_module_for_lint:app"], "module 'missing_module_for_lint' not found",
+            id="module-not-found",
+        ),
+    ],
+)  # fmt: skip
+def test_lint_usage_error(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    lint_files: Path,
+    arguments: list[str],
+    message: str,
+) -> None:
+    (lint_files / "bad.json").write_text("[", encoding="utf-8")
+    (lint_files / "object.json").write_text('{"scopes": []}', encoding="utf-8")
+    (lint_files / "spaces.json").write_text('["a b"]', encoding="utf-8")
+    monkeypatch.chdir(lint_files)
+
+    status = main(["lint", *arguments])
+    output = capsys.readouterr()
+
+    assert status == 2
+    assert output.out == ""
+    assert output.err.startswith("scopeguard lint: error: ")
+    assert message in output.err
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param([], id="no-source"),
+        pytest.param(["a.toml", "--format", "xml"], id="bad-format"),
+        pytest.param(["a.toml", "b.toml"], id="two-sources"),
+    ],
+)
+def test_lint_argument_error(capsys: pytest.CaptureFixture[str], arguments: list[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["lint", *arguments])
+
+    assert raised.value.code == 2
+    assert capsys.readouterr().out == ""
+
+
+# --- lint: module:attribute sources --------------------------------------------------------
+
+APP_MODULE = """\
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route as StarletteRoute
+
+from scopeguard import Route, RouteTable
+
+
+async def show(request):
+    return PlainTextResponse("user")
+
+
+app = Starlette(
+    routes=[
+        StarletteRoute("/users/{user_id}", show),
+        StarletteRoute("/users/me", show),
+        StarletteRoute("/files/{file_id:int}", show, methods=["GET", "DELETE"]),
+    ]
+)
+table = RouteTable([Route("GET", "/users/:user_id"), Route("GET", "/users/me")])
+same_table = RouteTable([Route("GET", "/users/{user_id}"), Route("GET", "/users/me")])
+settings = {"table": table}
+number = 7
+"""
+
+
+@pytest.fixture
+def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Write an app module to a fresh directory, make it the current one and yield the
+    module's name, which is unique per test because imported modules are cached."""
+    name = f"lint_app_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(APP_MODULE, encoding="utf-8")
+    (tmp_path / "broken_module_for_lint.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.chdir(tmp_path)
+    yield name
+    sys.modules.pop(name, None)
+    sys.modules.pop("broken_module_for_lint", None)
+
+
+def test_lint_module_route_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app_module: str
+) -> None:
+    status = main(["lint", f"{app_module}:table"])
+    output = capsys.readouterr()
+
+    assert status == 1
+    assert output.out.startswith("error: shadowed-route: GET /users/me (route 2)")
+    assert output.err == ""
+    assert str(tmp_path) not in sys.path
+
+
+def test_lint_module_dotted_attribute(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
+    # settings is a dict, so "settings.table" is not an attribute path to the table.
+    status = main(["lint", f"{app_module}:settings.table"])
+
+    assert status == 2
+    assert "has no attribute 'settings.table'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [
+        pytest.param("nothing", "has no attribute 'nothing'", id="missing-attribute"),
+        pytest.param(
+            "number", "names an object of type int, which is neither an ASGI app nor",
+            id="not-an-app",
+        ),
+    ],
+)  # fmt: skip
+def test_lint_module_usage_error(
+    capsys: pytest.CaptureFixture[str], app_module: str, attribute: str, message: str
+) -> None:
+    status = main(["lint", f"{app_module}:{attribute}"])
+    output = capsys.readouterr()
+
+    assert status == 2
+    assert output.out == ""
+    assert message in output.err
+
+
+def test_lint_module_import_fails(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
+    status = main(["lint", "broken_module_for_lint:app"])
+    error = capsys.readouterr().err
+
+    assert status == 2
+    assert "importing module 'broken_module_for_lint' failed: RuntimeError: boom" in error
+
+
+def test_lint_app_without_introspection(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, app_module: str
+) -> None:
+    # None in sys.modules makes the import raise ModuleNotFoundError, as in an
+    # installation without the module.
+    monkeypatch.setitem(sys.modules, "scopeguard.introspect", None)
+
+    status = main(["lint", f"{app_module}:app"])
+    error = capsys.readouterr().err
+
+    assert status == 2
+    assert "reading the routes of an app needs the scopeguard.introspect module" in error
+
+
+def test_lint_app_source(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
+    pytest.importorskip("scopeguard.introspect")
+
+    status = main(["lint", f"{app_module}:app"])
+    lines = capsys.readouterr().out.splitlines()
+
+    assert status == 1
+    assert lines[0].startswith("error: shadowed-route: GET /users/me ")
+    assert "GET /users/{user_id} (route 1), declared earlier" in lines[0]
+
+
+def test_lint_app_against_table(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
+    pytest.importorskip("scopeguard.introspect")
+
+    status = main(["lint", f"{app_module}:same_table", "--against", f"{app_module}:app"])
+    missing = [line for line in capsys.readouterr().out.splitlines() if "missing-route" in line]
+
+    assert status == 1
+    assert len(missing) == 2
+    assert missing[0].startswith("error: missing-route: url:GET|/files/:file_id ")
+    assert missing[1].startswith("error: missing-route: url:DELETE|/files/:file_id ")
+
+
+def test_console_script_lint(lint_files: Path) -> None:
+    script = _console_script()
+
+    clean = subprocess.run(  # noqa: S603
+        [str(script), "lint", "clean.toml"],
+        capture_output=True, text=True, timeout=30, check=False, cwd=lint_files,
+    )  # fmt: skip
+    shadowed = subprocess.run(  # noqa: S603
+        [str(script), "lint", "shadowed.json", "--format", "json"],
+        capture_output=True, text=True, timeout=30, check=False, cwd=lint_files,
+    )  # fmt: skip
+    usage = subprocess.run(  # noqa: S603
+        [str(script), "lint", "absent.toml"],
+        capture_output=True, text=True, timeout=30, check=False, cwd=lint_files,
+    )  # fmt: skip
+
+    assert clean.returncode == 0
+    assert clean.stdout == "0 errors, 0 warnings\n"
+    assert shadowed.returncode == 1
+    assert json.loads(shadowed.stdout)["errors"] == 1
+    assert usage.returncode == 2
+    assert usage.stdout == ""
