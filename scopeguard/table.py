@@ -59,8 +59,8 @@ ROUTE_METHODS: Final = HTTP_METHODS | {WEBSOCKET}
 Precedence = Literal["first_declared", "most_specific"]
 PRECEDENCES: Final[tuple[Precedence, ...]] = ("first_declared", "most_specific")
 
-# Segment ranks for ``most_specific``: lower is more specific.
-_LITERAL, _MIXED, _PARAM, _GLOB = 0, 1, 2, 3
+# Segment ranks for ``most_specific``: lower is more specific. The lint checks share them.
+LITERAL_RANK, MIXED_RANK, PARAM_RANK, GLOB_RANK = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -279,32 +279,32 @@ class RouteTable:
         return found
 
     def _insert(self, order: int, route: Route, variant: tuple[Token, ...]) -> None:
-        segments, tail = _split_segments(variant)
+        segments, tail = split_segments(variant)
         node = self._root
         rank: list[int] = []
         for segment in segments:
             if all(isinstance(token, LiteralToken) for token in segment):
                 text = "".join(token.text for token in segment if isinstance(token, LiteralToken))
                 node = node.literals.setdefault(text, _Node())
-                rank.append(_LITERAL)
+                rank.append(LITERAL_RANK)
             elif len(segment) == 1 and isinstance(segment[0], Param):
                 node = _param_child(node, segment[0].pattern)
-                rank.append(_PARAM)
+                rank.append(PARAM_RANK)
             else:
-                node = _mixed_child(node, _tokens_regex(segment))
-                rank.append(_MIXED)
+                node = _mixed_child(node, tokens_regex(segment))
+                rank.append(MIXED_RANK)
         if tail is not None:
-            rank.append(_GLOB)
+            rank.append(GLOB_RANK)
 
         key = (order,) if self.precedence == "first_declared" else (*rank, -1, order)
         entry = _Entry(route, route.method, key)
         if tail is None:
             node.entries.append(entry)
         else:
-            node.tails.append((re.compile(_tokens_regex(tail)), entry))
+            node.tails.append((re.compile(tokens_regex(tail)), entry))
 
 
-def _split_segments(
+def split_segments(
     variant: tuple[Token, ...],
 ) -> tuple[list[list[Token]], tuple[Token, ...] | None]:
     """Split a variant at ``/`` into segments, up to the segment holding the first glob.
@@ -335,7 +335,7 @@ def _split_segments(
     return segments, None
 
 
-def _tokens_regex(tokens: Iterable[Token]) -> str:
+def tokens_regex(tokens: Iterable[Token]) -> str:
     pieces: list[str] = []
     for token in tokens:
         if isinstance(token, LiteralToken):
