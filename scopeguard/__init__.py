@@ -53,6 +53,7 @@ from scopeguard.scopes import (
     is_route_scope,
     parse_scope,
 )
+from scopeguard.sources import load_source
 from scopeguard.table import (
     PRECEDENCES,
     ROUTE_METHODS,
@@ -134,6 +135,7 @@ __all__ = [
     "is_route_scope",
     "lint_table",
     "load_routes",
+    "load_source",
     "mint_token",
     "parse_scope",
     "path_problem",

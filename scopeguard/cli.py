@@ -9,30 +9,30 @@ finds an error, 2 on a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
 import json
 import os
-import re
 import secrets
 import socket
 import sys
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import jwt
 
+from scopeguard._scopes_output import FORMATS, format_scopes
+from scopeguard.catalogue import GROUP_BY_FIELDS, ScopeCatalogueEndpoint
 from scopeguard.errors import ConfigurationError, InvalidToken, ScopeSyntaxError
 from scopeguard.lint import Finding, check_scopes, compare_tables, lint_table
 from scopeguard.policy import Policy
 from scopeguard.routefile import load_routes
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
+from scopeguard.sources import load_source
 from scopeguard.table import PRECEDENCES, RouteTable
 from scopeguard.tokens import DEFAULT_SCOPE_CLAIMS, mint_token, scopes_from_claims
 
-__all__ = ["load_source", "main", "request_path"]
+__all__ = ["main", "request_path"]
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
 # lint exits with EXIT_ALLOWED when it finds no error and with this status when it does.
@@ -53,7 +53,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigurationError) as exc:
         print(f"scopeguard {arguments.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader of the output went away, as "scopeguard scopes ... | head" does. Point
+        # stdout at devnull so that flushing it at exit raises nothing either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _status_after_broken_pipe(arguments.command)
     return status
+
+
+def _status_after_broken_pipe(command: str) -> int:
+    """Return the exit status of ``command`` when its reader closed the output early.
+
+    ``check`` and ``lint`` report their verdict in the status, which a closed pipe must not
+    turn into success, so they exit with the usage status. Other commands exit with 0.
+    """
+    return EXIT_USAGE if command in ("check", "lint") else EXIT_ALLOWED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check)
 
     _add_lint_parser(commands)
+    _add_scopes_parser(commands)
 
     demo = commands.add_parser("demo", help="serve the Canvas files demo with uvicorn")
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -244,6 +260,39 @@ def _scope_problem(scope: str, route_scopes: Collection[str] | None) -> str | No
     return None
 
 
+def _add_scopes_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    scopes = commands.add_parser(
+        "scopes",
+        help="list the scopes of a route file or app",
+        description="List every scope a token may carry for SOURCE, one per scope string, "
+        "sorted by resource name and scope, as the list-scopes endpoint serves them.",
+    )
+    scopes.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a route file (.toml, .json or .tsv) or module:attribute of an app or RouteTable",
+    )
+    scopes.add_argument(
+        "--group-by", choices=GROUP_BY_FIELDS, help="group the scopes by this field"
+    )
+    scopes.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="aligned columns for people (default), or JSON as the endpoint serves it, or TOML",
+    )
+    scopes.set_defaults(handler=_scopes)
+
+
+def _scopes(arguments: argparse.Namespace) -> int:
+    endpoint = ScopeCatalogueEndpoint(load_source(arguments.source))
+    if arguments.format == "json":
+        print(endpoint.render(arguments.group_by).decode("utf-8"))
+    else:
+        print(format_scopes(endpoint.catalogue, arguments.format, arguments.group_by))
+    return EXIT_ALLOWED
+
+
 def _add_lint_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lint = commands.add_parser(
         "lint",
@@ -340,101 +389,6 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-_MODULE_ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
-
-
-def load_source(spec: str) -> RouteTable:
-    """Load the route table that ``spec`` names: a route file or ``module:attribute``.
-
-    A ``spec`` that is an existing path or does not have the form ``module:attribute``
-    is read with :func:`~scopeguard.routefile.load_routes`. Otherwise the module is
-    imported with the current directory first on ``sys.path``, as uvicorn does. An
-    attribute that is a :class:`RouteTable` is returned as is, and any other callable is
-    read as an ASGI app with ``scopeguard.introspect.routes_from_app``. Raises
-    :class:`UsageError` or :class:`ConfigurationError` naming ``spec`` and the problem.
-    """
-    if os.path.exists(spec) or not _MODULE_ATTRIBUTE.fullmatch(spec):
-        return load_routes(spec)
-
-    module_name, _, attribute = spec.partition(":")
-    with _current_directory_on_path():
-        target = _import_attribute(spec, module_name, attribute)
-        if isinstance(target, RouteTable):
-            return target
-        return _routes_of_app(spec, target)
-
-
-@contextlib.contextmanager
-def _current_directory_on_path() -> Iterator[None]:
-    # The directory stays on sys.path until the app's routes are read, because reading
-    # them may import more of the app's modules.
-    directory = os.getcwd()
-    sys.path.insert(0, directory)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(directory)
-
-
-def _import_attribute(spec: str, module_name: str, attribute: str) -> object:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and f"{module_name}.".startswith(f"{exc.name}."):
-            raise UsageError(
-                f"SOURCE {spec!r}: module {module_name!r} not found; run scopeguard from the "
-                "directory that contains it, or pass a route file (.toml, .json or .tsv)"
-            ) from None
-        raise _import_failed(spec, module_name, exc) from exc
-    # Importing runs the module's code, which may raise any exception. It is reported as
-    # a failed source with the exception's type and message.
-    except Exception as exc:
-        raise _import_failed(spec, module_name, exc) from exc
-
-    target: object = module
-    for name in attribute.split("."):
-        try:
-            target = getattr(target, name)
-        except AttributeError:
-            raise UsageError(
-                f"SOURCE {spec!r}: module {module_name!r} has no attribute {attribute!r}"
-            ) from None
-    return target
-
-
-def _import_failed(spec: str, module_name: str, exc: Exception) -> UsageError:
-    return UsageError(
-        f"SOURCE {spec!r}: importing module {module_name!r} failed: {type(exc).__name__}: {exc}"
-    )
-
-
-def _routes_of_app(spec: str, app: object) -> RouteTable:
-    if not callable(app):
-        raise UsageError(
-            f"SOURCE {spec!r} names an object of type {type(app).__name__}, which is neither "
-            "an ASGI app nor a scopeguard.RouteTable"
-        )
-    # Imported by name, so that this module also works in installations without the
-    # introspection module.
-    try:
-        introspect = importlib.import_module("scopeguard.introspect")
-    except ModuleNotFoundError as exc:
-        if exc.name != "scopeguard.introspect":
-            raise
-        raise UsageError(
-            f"SOURCE {spec!r} is an app, and reading the routes of an app needs the "
-            "scopeguard.introspect module, which this installation lacks; name a "
-            "scopeguard.RouteTable or pass a route file (.toml, .json or .tsv) instead"
-        ) from None
-    table = introspect.routes_from_app(app)
-    if not isinstance(table, RouteTable):
-        raise ConfigurationError(
-            f"SOURCE {spec!r}: routes_from_app returned a {type(table).__name__}, not a RouteTable"
-        )
-    return table
-
-
 def _read_scopes_file(path: str) -> list[str]:
     try:
         # utf-8-sig also reads files that editors saved with a byte order mark.
@@ -480,23 +434,20 @@ def _token_scopes(token: str) -> list[str]:
 
 def _demo(arguments: argparse.Namespace) -> int:
     try:
-        import uvicorn
-    except ImportError:
-        raise UsageError("the demo needs uvicorn: pip install 'scopeguard[demo]'") from None
-
-    from scopeguard.demo import COURSES_TOKEN_SCOPES, FILES_TOKEN_SCOPES, create_app
+        from scopeguard.demo import serve
+    except ImportError as exc:
+        raise UsageError(
+            f"the demo needs uvicorn: pip install 'scopeguard[demo]' ({exc})"
+        ) from None
 
     if not 0 <= arguments.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {arguments.port}")
     secret = (
         arguments.secret or os.environ.get(SECRET_ENVIRONMENT_VARIABLE) or secrets.token_urlsafe(32)
     )
-    app = create_app(secret)
-    files_token = mint_token(secret, FILES_TOKEN_SCOPES, subject="file-reader")
-    courses_token = mint_token(secret, COURSES_TOKEN_SCOPES, subject="course-lister")
 
-    # Bind before printing, so the banner shows the real port (also for --port 0) and a
-    # port already in use is reported as an error instead of after the tokens.
+    # Bind before anything is printed, so a port already in use is reported as an error
+    # before the tokens, and the banner can show the real port (also for --port 0).
     try:
         listener = socket.create_server((arguments.host, arguments.port))
     except OSError as exc:
@@ -505,37 +456,8 @@ def _demo(arguments: argparse.Namespace) -> int:
             "choose another port with --port, or --port 0 for any free port"
         ) from exc
     with listener:
-        host, port = listener.getsockname()[:2]
-        base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        print(_demo_banner(base, files_token, courses_token), flush=True)
-        config = uvicorn.Config(app, log_level="warning")
-        # uvicorn shuts down on Ctrl+C, then raises SIGINT again for its caller.
-        with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run(sockets=[listener])
+        serve(listener, secret)
     return EXIT_ALLOWED
-
-
-def _demo_banner(base: str, files_token: str, courses_token: str) -> str:
-    return f"""\
-scopeguard demo: Canvas file routes at {base}
-
-Token that may list courses and download files:
-  FILES_TOKEN={files_token}
-Token that may only list courses:
-  COURSES_TOKEN={courses_token}
-
-Try (paste the two assignments above into your shell first):
-  curl -i {base}/courses/1/files/2/download.pdf -H "Authorization: Bearer $FILES_TOKEN"    # 200
-  curl -i {base}/courses/1/files/2/download -H "Authorization: Bearer $COURSES_TOKEN"      # 403
-  curl -i {base}/api/v1/courses -H "Authorization: Bearer $COURSES_TOKEN"                  # 200
-  curl -i -X DELETE {base}/api/v1/courses -H "Authorization: Bearer $FILES_TOKEN"          # 405
-  curl -i {base}/courses/1/files/2/preview -H "Authorization: Bearer $FILES_TOKEN"         # 403
-  curl -i {base}/courses/1/files/2/download -H "Authorization: Bearer not-a-jwt"           # 401
-  curl -i {base}/courses/1/files/2/download                                               # 401
-  curl -i {base}/api/v1/unknown -H "Authorization: Bearer $FILES_TOKEN"                    # 403
-  curl -i {base}/health                                                                   # 200
-
-Press Ctrl+C to stop."""
 
 
 if __name__ == "__main__":  # pragma: no cover

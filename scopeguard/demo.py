@@ -15,6 +15,8 @@ scope in Canvas notation: ``/courses/{course_id}/files/{file_id}/download.{type}
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -29,14 +31,16 @@ from scopeguard.catalogue import ScopeCatalogueEndpoint
 from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware
 from scopeguard.policy import Decision
 from scopeguard.table import Route, RouteTable
-from scopeguard.tokens import JWTVerifier
+from scopeguard.tokens import JWTVerifier, mint_token
 
 __all__ = [
     "COURSES_TOKEN_SCOPES",
     "FILES_TOKEN_SCOPES",
     "FILE_CONTEXTS",
+    "banner",
     "create_app",
     "route_table",
+    "serve",
 ]
 
 #: Contexts whose files Canvas serves at ``/<context>s/:<context>_id/files/:file_id/...``.
@@ -170,3 +174,46 @@ def create_app(secret: str, *, algorithm: str = "HS256") -> ScopeGuardMiddleware
     app = Starlette(routes=starlette_routes)
     verifier = JWTVerifier(key=secret, algorithms=[algorithm])
     return ScopeGuardMiddleware(app, routes=table, verifier=verifier, realm="canvas-demo")
+
+
+def serve(listener: socket.socket, secret: str) -> None:
+    """Print the demo's banner with two fresh tokens, then serve the demo on ``listener``.
+
+    Returns when the server stops, also on Ctrl+C.
+    """
+    import uvicorn
+
+    files_token = mint_token(secret, FILES_TOKEN_SCOPES, subject="file-reader")
+    courses_token = mint_token(secret, COURSES_TOKEN_SCOPES, subject="course-lister")
+    host, port = listener.getsockname()[:2]
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    print(banner(base, files_token, courses_token), flush=True)
+
+    config = uvicorn.Config(create_app(secret), log_level="warning")
+    # uvicorn shuts down on Ctrl+C, then raises SIGINT again for its caller.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listener])
+
+
+def banner(base: str, files_token: str, courses_token: str) -> str:
+    """Return the text the demo prints: its address, two tokens and commands to try."""
+    return f"""\
+scopeguard demo: Canvas file routes at {base}
+
+Token that may list courses and download files:
+  FILES_TOKEN={files_token}
+Token that may only list courses:
+  COURSES_TOKEN={courses_token}
+
+Try (paste the two assignments above into your shell first):
+  curl -i {base}/courses/1/files/2/download.pdf -H "Authorization: Bearer $FILES_TOKEN"    # 200
+  curl -i {base}/courses/1/files/2/download -H "Authorization: Bearer $COURSES_TOKEN"      # 403
+  curl -i {base}/api/v1/courses -H "Authorization: Bearer $COURSES_TOKEN"                  # 200
+  curl -i -X DELETE {base}/api/v1/courses -H "Authorization: Bearer $FILES_TOKEN"          # 405
+  curl -i {base}/courses/1/files/2/preview -H "Authorization: Bearer $FILES_TOKEN"         # 403
+  curl -i {base}/courses/1/files/2/download -H "Authorization: Bearer not-a-jwt"           # 401
+  curl -i {base}/courses/1/files/2/download                                               # 401
+  curl -i {base}/api/v1/unknown -H "Authorization: Bearer $FILES_TOKEN"                    # 403
+  curl -i {base}/health                                                                   # 200
+
+Press Ctrl+C to stop."""

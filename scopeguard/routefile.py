@@ -374,7 +374,7 @@ def _check_encodable(routes: list[dict[str, str | bool]], source: str) -> None:
 
 
 def _toml_document(data: dict[str, Any]) -> str:
-    lines = [f"precedence = {_toml_string(data['precedence'])}"]
+    lines = [f"precedence = {toml_string(data['precedence'])}"]
     if not data["routes"]:
         # A file without a [[routes]] table has no routes key, which the loader rejects.
         lines.append("routes = []")
@@ -389,7 +389,7 @@ def _toml_document(data: dict[str, Any]) -> str:
 def _toml_value(value: str | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return _toml_string(value)
+    return toml_string(value)
 
 
 # Characters that have a short escape in a TOML basic string.
@@ -404,7 +404,7 @@ _TOML_ESCAPES = {
 }
 
 
-def _toml_string(text: str) -> str:
+def toml_string(text: str) -> str:
     """Quote ``text`` as a TOML basic string.
 
     TOML requires escapes for the quote, the backslash and the control characters U+0000

@@ -17,8 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scopeguard import JWTVerifier, TokenInfo
+from scopeguard import GroupBy, JWTVerifier, ScopeCatalogueEndpoint, TokenInfo, load_routes
 from scopeguard.cli import UsageError, main, request_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+DATA = Path(__file__).parent / "data"
 
 SECRET = "0123456789abcdef0123456789abcdef"
 OTHER_SECRET = "fedcba9876543210fedcba9876543210"
@@ -963,23 +970,7 @@ def test_lint_module_import_fails(capsys: pytest.CaptureFixture[str], app_module
     assert "importing module 'broken_module_for_lint' failed: RuntimeError: boom" in error
 
 
-def test_lint_app_without_introspection(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, app_module: str
-) -> None:
-    # None in sys.modules makes the import raise ModuleNotFoundError, as in an
-    # installation without the module.
-    monkeypatch.setitem(sys.modules, "scopeguard.introspect", None)
-
-    status = main(["lint", f"{app_module}:app"])
-    error = capsys.readouterr().err
-
-    assert status == 2
-    assert "reading the routes of an app needs the scopeguard.introspect module" in error
-
-
 def test_lint_app_source(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
-    pytest.importorskip("scopeguard.introspect")
-
     status = main(["lint", f"{app_module}:app"])
     lines = capsys.readouterr().out.splitlines()
 
@@ -989,8 +980,6 @@ def test_lint_app_source(capsys: pytest.CaptureFixture[str], app_module: str) ->
 
 
 def test_lint_app_against_table(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
-    pytest.importorskip("scopeguard.introspect")
-
     status = main(["lint", f"{app_module}:same_table", "--against", f"{app_module}:app"])
     missing = [line for line in capsys.readouterr().out.splitlines() if "missing-route" in line]
 
@@ -1022,3 +1011,158 @@ def test_console_script_lint(lint_files: Path) -> None:
     assert json.loads(shadowed.stdout)["errors"] == 1
     assert usage.returncode == 2
     assert usage.stdout == ""
+
+
+# --- scopes -------------------------------------------------------------------------------
+
+SCOPES_TOML = """\
+[[routes]]
+method = "GET"
+path = "/api/v1/courses/:course_id/files"
+resource = "files"
+resource_name = "Files"
+controller = "files"
+action = "index"
+
+[[routes]]
+method = "GET"
+path = "/api/v1/courses/:course_id/files.:format"
+resource = "files"
+resource_name = "Files"
+controller = "files"
+action = "index_formatted"
+
+[[routes]]
+method = "GET"
+path = "/api/v1/courses"
+resource = "courses"
+resource_name = "courses"
+
+[[routes]]
+method = "GET"
+path = "/health"
+public = true
+"""
+
+
+@pytest.fixture
+def scopes_file(tmp_path: Path) -> Path:
+    path = tmp_path / "scopes.toml"
+    path.write_text(SCOPES_TOML, encoding="utf-8")
+    return path
+
+
+def test_scopes_table(capsys: pytest.CaptureFixture[str], scopes_file: Path) -> None:
+    status = main(["scopes", str(scopes_file)])
+    lines = capsys.readouterr().out.splitlines()
+
+    assert status == 0
+    assert lines[0].split() == ["RESOURCE_NAME", "VERB", "SCOPE", "CONTROLLER", "ACTION"]
+    assert lines[1].split() == ["courses", "GET", "url:GET|/api/v1/courses", "-", "-"]
+    assert lines[2].split() == [
+        "Files", "GET", "url:GET|/api/v1/courses/:course_id/files", "files", "index",
+    ]  # fmt: skip
+    assert lines[-1] == "2 scopes"
+    assert lines[1].index("GET") == lines[0].index("VERB")
+
+
+def test_scopes_table_grouped(capsys: pytest.CaptureFixture[str], scopes_file: Path) -> None:
+    status = main(["scopes", str(scopes_file), "--group-by", "resource"])
+    lines = capsys.readouterr().out.splitlines()
+
+    assert status == 0
+    assert lines[2] == "resource: courses"
+    assert lines[5] == "resource: files"
+
+
+GROUPINGS: list[GroupBy | None] = [None, "resource", "resource_name"]
+
+
+@pytest.mark.parametrize("group_by", GROUPINGS)
+def test_scopes_json_matches_endpoint(
+    capsys: pytest.CaptureFixture[str], scopes_file: Path, group_by: GroupBy | None
+) -> None:
+    options = ["--group-by", group_by] if group_by else []
+    status = main(["scopes", str(scopes_file), "--format", "json", *options])
+    endpoint = ScopeCatalogueEndpoint(load_routes(scopes_file))
+
+    assert status == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(endpoint.render(group_by))
+
+
+def test_scopes_toml_lists_catalogue(capsys: pytest.CaptureFixture[str], scopes_file: Path) -> None:
+    status = main(["scopes", str(scopes_file), "--format", "toml"])
+    document = tomllib.loads(capsys.readouterr().out)
+    catalogue = ScopeCatalogueEndpoint(load_routes(scopes_file)).catalogue
+
+    assert status == 0
+    assert document["scopes"] == [
+        {key: value for key, value in entry.as_dict().items() if value is not None}
+        for entry in catalogue
+    ]
+
+
+def test_scopes_toml_grouped(capsys: pytest.CaptureFixture[str], scopes_file: Path) -> None:
+    status = main(["scopes", str(scopes_file), "--format", "toml", "--group-by", "resource_name"])
+    document = tomllib.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert list(document["scopes"]) == ["courses", "Files"]
+    assert [entry["scope"] for entry in document["scopes"]["Files"]] == [
+        "url:GET|/api/v1/courses/:course_id/files"
+    ]
+
+
+def test_scopes_of_app_module(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
+    status = main(["scopes", f"{app_module}:app", "--format", "json"])
+    scopes = [entry["scope"] for entry in json.loads(capsys.readouterr().out)]
+
+    assert status == 0
+    assert scopes == [
+        "url:DELETE|/files/:file_id",
+        "url:GET|/files/:file_id",
+        "url:GET|/users/:user_id",
+        "url:GET|/users/me",
+    ]
+
+
+def test_scopes_of_canvas_data(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["scopes", str(DATA / "canvas_api_routes.tsv"), "--format", "json"])
+    entries = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert len(entries) == len(
+        {route.scope for route in load_routes(DATA / "canvas_api_routes.tsv")}
+    )
+
+
+def test_scopes_bad_group_by(capsys: pytest.CaptureFixture[str], scopes_file: Path) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["scopes", str(scopes_file), "--group-by", "verb"])
+
+    assert raised.value.code == 2
+    assert "invalid choice: 'verb'" in capsys.readouterr().err
+
+
+def test_scopes_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status = main(["scopes", str(tmp_path / "absent.toml")])
+
+    assert status == 2
+    assert "cannot read the route file" in capsys.readouterr().err
+
+
+def test_scopes_closed_pipe_exits_zero(scopes_file: Path) -> None:
+    """A reader that stops early, as `head` does, gets no traceback from the command."""
+    script = _console_script()
+    with subprocess.Popen(  # noqa: S603 - the installed console script and a temporary file
+        [str(script), "scopes", str(DATA / "canvas_api_routes.tsv")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()
+        _, error = process.communicate(timeout=30)
+
+    assert process.returncode == 0
+    assert error == b""
