@@ -27,14 +27,14 @@ import argparse
 import asyncio
 import functools
 import gc
-import os
-import platform
 import statistics
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter_ns
+
+from report import machine_summary, print_table
 
 from scopeguard import RouteTable, ScopeCatalogueEndpoint, build_catalogue, load_routes
 from scopeguard._types import Message, Scope
@@ -165,32 +165,6 @@ def cached_response_us(
 
     batch_ms = median_ms(lambda: loop.run_until_complete(batch()), settings.rounds)
     return batch_ms * 1_000 / settings.cached_batch
-
-
-def machine_summary() -> str:
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    return (
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.machine()}, {os.cpu_count()} logical CPUs, {model}"
-    )
-
-
-def print_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    print("| " + " | ".join(header) + " |")
-    # The first column is left-aligned and the others, which hold numbers, right-aligned.
-    rules = [":" + "-" * (len(header[0]) + 1)] + [
-        "-" * (len(cell) + 1) + ":" for cell in header[1:]
-    ]
-    print("|" + "|".join(rules) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

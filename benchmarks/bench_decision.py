@@ -36,8 +36,6 @@ import asyncio
 import cProfile
 import gc
 import itertools
-import os
-import platform
 import re
 import statistics
 import sys
@@ -54,6 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any, TypeVar
+
+from report import machine_summary, print_table
 
 from scopeguard import (
     Decision,
@@ -442,32 +442,6 @@ def check_middleware(
 
 
 # Output --------------------------------------------------------------------------------------
-
-
-def machine_summary() -> str:
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    return (
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.machine()}, {os.cpu_count()} logical CPUs, {model}"
-    )
-
-
-def print_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    print("| " + " | ".join(header) + " |")
-    # The first column is left-aligned and the others, which hold numbers, right-aligned.
-    rules = [":" + "-" * (len(header[0]) + 1)] + [
-        "-" * (len(cell) + 1) + ":" for cell in header[1:]
-    ]
-    print("|" + "|".join(rules) + "|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print()
 
 
 def print_grid(results: Mapping[Cell, float], setups: Mapping[int, TableSetup]) -> None:

@@ -20,7 +20,12 @@ EXPECTED_HEADINGS = (
 )
 
 
-def test_quick_run_prints_every_table(capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_run_prints_every_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scripts import their shared helpers from their own folder, as Python finds them
+    # when a script runs.
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
     # run_name keeps the script's "if __name__ == '__main__'" block from running.
     namespace = runpy.run_path(str(SCRIPT), run_name="bench_decision")
 

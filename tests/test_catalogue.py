@@ -901,7 +901,12 @@ async def test_guide_listing_scopes_example(monkeypatch: pytest.MonkeyPatch) -> 
     assert anonymous.status_code == 401
 
 
-def test_benchmark_quick_run(capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_quick_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scripts import their shared helpers from their own folder, as Python finds them
+    # when a script runs.
+    monkeypatch.syspath_prepend(str(BENCHMARK_SCRIPT.parent))
     # run_name keeps the script's "if __name__ == '__main__'" block from running.
     namespace = runpy.run_path(str(BENCHMARK_SCRIPT), run_name="bench_catalogue")
 
