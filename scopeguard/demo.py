@@ -28,6 +28,7 @@ from starlette.routing import Route as StarletteRoute
 from starlette.websockets import WebSocket
 
 from scopeguard.catalogue import ScopeCatalogueEndpoint
+from scopeguard.introspect import public
 from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware
 from scopeguard.policy import Decision
 from scopeguard.table import Route, RouteTable
@@ -144,6 +145,7 @@ async def _describe(request: Request) -> Response:
     )
 
 
+@public
 async def _health(request: Request) -> Response:
     return PlainTextResponse("ok")
 

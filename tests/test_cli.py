@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from scopeguard import GroupBy, JWTVerifier, ScopeCatalogueEndpoint, TokenInfo, load_routes
 from scopeguard.cli import UsageError, main, request_path
+from scopeguard.demo import route_table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -1166,3 +1167,39 @@ def test_scopes_closed_pipe_exits_zero(scopes_file: Path) -> None:
 
     assert process.returncode == 0
     assert error == b""
+
+
+# --- scopes and lint on the example app and the Canvas data ----------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def example_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Yield the example app's ``module:attribute``, importable from the repository root."""
+    monkeypatch.setenv("SCOPEGUARD_SECRET", "example-secret-for-tests-0123456789abcdef")
+    monkeypatch.chdir(ROOT)
+    yield "examples.canvas_files.app:app"
+    for name in [name for name in sys.modules if name.startswith("examples")]:
+        sys.modules.pop(name)
+
+
+def test_scopes_of_example_app(capsys: pytest.CaptureFixture[str], example_app: str) -> None:
+    status = main(["scopes", example_app, "--format", "json"])
+    scopes = {entry["scope"] for entry in json.loads(capsys.readouterr().out)}
+    declared = {route.scope for route in route_table() if not route.public}
+
+    assert status == 0
+    assert scopes == declared
+    assert "url:GET|/api/v1/accounts/:account_id/scopes" in scopes
+    assert "url:GET|/courses/:course_id/files/:file_id/download" in scopes
+
+
+def test_lint_example_app_is_clean(capsys: pytest.CaptureFixture[str], example_app: str) -> None:
+    """The app's router and the demo's declared table agree. tests/data/demo.toml is that
+    table written with dump_routes: write it again when the demo's routes change."""
+    status = main(["lint", example_app, "--against", str(ROOT / "tests" / "data" / "demo.toml")])
+    output = capsys.readouterr()
+
+    assert status == 0, output.out
+    assert output.out.splitlines()[-1] == "0 errors, 0 warnings"
