@@ -106,7 +106,7 @@ def routes_from_app(
         first literal segment. By default, leading ``api`` and version segments (``v1``,
         ``v2.1``) are skipped.
     :param opaque_methods: methods served by mounted apps whose routes cannot be read, such
-        as ``StaticFiles``; a mapping from mount path (as declared) to methods sets them per
+        as ``StaticFiles``. A mapping from mount path (as declared) to methods sets them per
         mount. GET brings HEAD with it, as in Starlette. Default: GET and HEAD.
     :param public_paths: full route paths in Starlette syntax, mount prefixes included
         (``"/health"``, ``"/openapi.json"``), whose routes need no token.
@@ -415,7 +415,7 @@ def _endpoint_methods(endpoint: Any) -> list[str] | None:
         method for method in _METHOD_ORDER if callable(getattr(endpoint, method.lower(), None))
     ]
     if "GET" in methods and "HEAD" not in methods:
-        # HTTPEndpoint answers HEAD with its get handler.
+        # HTTPEndpoint handles HEAD with its get method.
         methods.insert(1, "HEAD")
     return methods or None
 
