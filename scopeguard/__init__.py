@@ -41,6 +41,7 @@ from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.routefile import (
     ROUTE_KEYS,
     dump_routes,
+    format_routes,
     load_routes,
     routes_from_data,
     routes_to_data,
@@ -131,6 +132,7 @@ __all__ = [
     "dump_routes",
     "find_overlapping_routes",
     "find_shadowed_routes",
+    "format_routes",
     "format_scope",
     "is_route_scope",
     "lint_table",

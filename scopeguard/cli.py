@@ -26,7 +26,7 @@ from scopeguard.catalogue import GROUP_BY_FIELDS, ScopeCatalogueEndpoint
 from scopeguard.errors import ConfigurationError, InvalidToken, ScopeSyntaxError
 from scopeguard.lint import Finding, check_scopes, compare_tables, lint_table
 from scopeguard.policy import Policy
-from scopeguard.routefile import load_routes
+from scopeguard.routefile import format_routes, load_routes
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
 from scopeguard.sources import load_source
 from scopeguard.table import PRECEDENCES, RouteTable
@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_lint_parser(commands)
     _add_scopes_parser(commands)
+    _add_routes_parser(commands)
 
     demo = commands.add_parser("demo", help="serve the Canvas files demo with uvicorn")
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -282,6 +283,30 @@ def _add_scopes_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="aligned columns for people (default), or JSON as the endpoint serves it, or TOML",
     )
     scopes.set_defaults(handler=_scopes)
+
+
+def _add_routes_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    routes = commands.add_parser(
+        "routes",
+        help="print the route table of a route file or app",
+        description="Print SOURCE's route table as a route file, for example to run a gateway "
+        "in front of an app: the file keeps converters, hosts, public routes and the order.",
+    )
+    routes.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a route file (.toml, .json or .tsv) or module:attribute of an app or RouteTable",
+    )
+    routes.add_argument(
+        "--format", choices=("toml", "json"), default="toml", help="file format (default: toml)"
+    )
+    routes.set_defaults(handler=_routes)
+
+
+def _routes(arguments: argparse.Namespace) -> int:
+    table = load_source(arguments.source)
+    print(format_routes(table, arguments.format, source=arguments.source), end="")
+    return EXIT_ALLOWED
 
 
 def _scopes(arguments: argparse.Namespace) -> int:

@@ -169,7 +169,14 @@ class Policy:
                 allowed_methods=resolution.allowed_methods,
             )
 
-        if route.scope in granted:
+        # Under all_matching precedence the token needs every matching route's scope.
+        missing = None if route.scope in granted else route.scope
+        if missing is None and resolution.also_required:
+            missing = next(
+                (other.scope for other in resolution.also_required if other.scope not in granted),
+                None,
+            )
+        if missing is None:
             return Decision(
                 True, 200, Reason.ALLOWED, "allowed", route, route.scope, granted, token_claims
             )
@@ -177,9 +184,9 @@ class Policy:
             False,
             403,
             Reason.INSUFFICIENT_SCOPE,
-            f"the token lacks the scope {route.scope}",
+            f"the token lacks the scope {missing}",
             route,
-            route.scope,
+            missing,
             granted,
             token_claims,
             error="insufficient_scope",

@@ -52,7 +52,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["ROUTE_KEYS", "dump_routes", "load_routes", "routes_from_data", "routes_to_data"]
+__all__ = [
+    "ROUTE_KEYS",
+    "dump_routes",
+    "format_routes",
+    "load_routes",
+    "routes_from_data",
+    "routes_to_data",
+]
 
 #: Keys a route entry may have. ``method`` and ``path`` are required.
 ROUTE_KEYS = (
@@ -74,9 +81,10 @@ _SCOPE_KEYS = ("resource", "resource_name", "controller", "action", "verb", "sco
 _SCOPE_TEXT_KEYS = tuple(key for key in _SCOPE_KEYS if key != "scope")
 
 # The list-scopes endpoint sorts its scopes by resource name, not in the order the service
-# declares its routes, so a table read from it picks among overlapping routes by
-# specificity unless the file sets a precedence.
-_CATALOGUE_PRECEDENCE: Precedence = "most_specific"
+# declares its routes, and writes every parameter as ":name", without its converter. A
+# table read from it cannot know which of several matching routes the service runs, so
+# unless the file sets a precedence it requires the scopes of all of them.
+_CATALOGUE_PRECEDENCE: Precedence = "all_matching"
 _ROUTE_LIST_PRECEDENCE: Precedence = "first_declared"
 
 _READ_SUFFIXES = (".toml", ".json", ".tsv")
@@ -124,9 +132,10 @@ def routes_from_data(data: Any, *, source: str = "route data") -> RouteTable:
     optional ``precedence``, or a mapping from resource names to lists of Scope objects.
     A list whose first entry has a ``scope`` key and no ``method`` key is a list of Scope
     objects, and any other list is a list of route objects. Non-``url:`` scopes grant no
-    route and are skipped. The precedence defaults to ``most_specific`` for Scope objects,
-    because Canvas sorts its catalogue by resource name instead of declaration order, and
-    to ``first_declared`` for route objects. ``source`` starts every error message.
+    route and are skipped. The precedence defaults to ``all_matching`` for Scope objects,
+    because a catalogue keeps neither the declaration order nor the converters that decide
+    which route the service runs, and to ``first_declared`` for route objects. ``source``
+    starts every error message.
     """
     if isinstance(data, Mapping) and _is_scope_groups(data):
         routes: list[Route] = []
@@ -347,15 +356,27 @@ def dump_routes(table: RouteTable, path: str | Path) -> None:
             f"{file}: cannot write a route file of type {suffix!r}; use .toml or .json"
         )
 
+    text = format_routes(table, suffix[1:], source=str(file))
+    _write_atomically(file, text.encode("utf-8"))
+
+
+def format_routes(table: RouteTable, file_format: str, *, source: str = "route data") -> str:
+    """Return ``table`` as the text of a ``"toml"`` or ``"json"`` route file.
+
+    Raises :class:`ConfigurationError`, starting with ``source``, for a string that UTF-8
+    cannot encode (a lone surrogate) or an unknown format.
+    """
     data = routes_to_data(table)
-    _check_encodable(data["routes"], str(file))
-    if suffix == ".toml":
-        text = _toml_document(data)
-    else:
+    _check_encodable(data["routes"], source)
+    if file_format == "toml":
+        return _toml_document(data)
+    if file_format == "json":
         # Non-ASCII characters stay readable. The json module escapes the quote, the
         # backslash and the control characters.
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    _write_atomically(file, text.encode("utf-8"))
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    raise ConfigurationError(
+        f"{source}: unknown route file format {file_format!r}; use toml or json"
+    )
 
 
 def _check_encodable(routes: list[dict[str, str | bool]], source: str) -> None:

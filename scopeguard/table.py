@@ -11,6 +11,12 @@ that match, the table's precedence picks one:
     Routes are compared segment by segment from the left. A literal segment beats a
     segment that mixes literals and parameters, which beats a parameter, which beats a
     glob. Ties go to the route declared first. OpenAPI documents are matched this way.
+``all_matching``
+    For tables that do not know which route the app dispatches, such as one loaded from a
+    scope catalogue, which keeps neither converters nor declaration order. The most
+    specific route is the result, and every other matching route of the method is listed
+    in ``also_required``: the policy then requires all of their scopes, so whichever route
+    the app runs, the token carries its scope.
 
 A HEAD request resolves among the HEAD routes that match the path and, when there are
 none, among the GET routes, so it needs the GET route's scope. A websocket handshake
@@ -56,8 +62,8 @@ WEBSOCKET: Final = "WEBSOCKET"
 #: Methods a route may have: the HTTP methods and :data:`WEBSOCKET`.
 ROUTE_METHODS: Final = HTTP_METHODS | {WEBSOCKET}
 
-Precedence = Literal["first_declared", "most_specific"]
-PRECEDENCES: Final[tuple[Precedence, ...]] = ("first_declared", "most_specific")
+Precedence = Literal["first_declared", "most_specific", "all_matching"]
+PRECEDENCES: Final[tuple[Precedence, ...]] = ("first_declared", "most_specific", "all_matching")
 
 # Segment ranks for ``most_specific``: lower is more specific. The lint checks share them.
 LITERAL_RANK, MIXED_RANK, PARAM_RANK, GLOB_RANK = 0, 1, 2, 3
@@ -136,12 +142,15 @@ class Resolution:
 
     ``route`` is set only when ``outcome`` is ``MATCHED``. ``allowed_methods`` lists the
     methods of every route matching the path (HEAD included where GET is), so it is empty
-    for ``NO_ROUTE``.
+    for ``NO_ROUTE``. ``also_required`` is set only under ``all_matching`` precedence: the
+    other matching routes of the method, with scopes other than ``route``'s, all of which
+    the token must carry as well.
     """
 
     outcome: Outcome
     route: Route | None = None
     allowed_methods: tuple[str, ...] = ()
+    also_required: tuple[Route, ...] = ()
 
 
 class _Entry(NamedTuple):
@@ -246,7 +255,14 @@ class RouteTable:
         allowed_methods = tuple(sorted(allowed))
         if best is None:
             return Resolution(Outcome.METHOD_NOT_ALLOWED, allowed_methods=allowed_methods)
-        return Resolution(Outcome.MATCHED, best.route, allowed_methods)
+        if self.precedence != "all_matching":
+            return Resolution(Outcome.MATCHED, best.route, allowed_methods)
+
+        others: dict[str, Route] = {}
+        for entry in matches:
+            if entry.method == route_method and entry.route.scope != best.route.scope:
+                others.setdefault(entry.route.scope, entry.route)
+        return Resolution(Outcome.MATCHED, best.route, allowed_methods, tuple(others.values()))
 
     def _match(self, path: str) -> list[_Entry]:
         """Return an entry for every template variant that matches ``path``."""
@@ -297,6 +313,7 @@ class RouteTable:
             rank.append(GLOB_RANK)
 
         key = (order,) if self.precedence == "first_declared" else (*rank, -1, order)
+        # all_matching picks its reported route as most_specific does.
         entry = _Entry(route, route.method, key)
         if tail is None:
             node.entries.append(entry)

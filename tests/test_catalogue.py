@@ -23,6 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
@@ -31,14 +33,17 @@ from scopeguard import (
     GROUP_BY_FIELDS,
     ConfigurationError,
     GroupBy,
+    JWTVerifier,
     Route,
     RouteTable,
     ScopeCatalogueEndpoint,
+    ScopeGuardMiddleware,
     ScopeInfo,
     ScopeSyntaxError,
     build_catalogue,
     load_routes,
     mint_token,
+    routes_from_app,
 )
 from scopeguard._types import Message, Scope
 
@@ -917,3 +922,51 @@ def test_benchmark_quick_run(
     assert "# scopeguard list-scopes benchmark" in lines
     for form in ("list", "group_by=resource_name", "group_by=resource"):
         assert any(line.startswith(f"| {form} |") for line in lines), f"no row for {form}"
+
+
+# --- A catalogue driving a gateway --------------------------------------------------------
+
+
+async def user_by_id(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("user_by_id")
+
+
+async def user_by_login(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("user_by_login")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("scopes", "status"),
+    [
+        pytest.param(["url:GET|/users/:login"], 403, id="login-scope-only"),
+        pytest.param(["url:GET|/users/:user_id"], 403, id="id-scope-only"),
+        pytest.param(["url:GET|/users/:user_id", "url:GET|/users/:login"], 200, id="both"),
+    ],
+)
+async def test_catalogue_gateway_never_grants_other_route(
+    tmp_path: Path, scopes: list[str], status: int
+) -> None:
+    """A catalogue keeps no converters, so /users/42 may reach either route: the gateway
+    built from it requires the scopes of both."""
+    app = Starlette(
+        routes=[
+            StarletteRoute("/users/{user_id:int}", user_by_id),
+            StarletteRoute("/users/{login}", user_by_login),
+        ]
+    )
+    exported = tmp_path / "scopes.json"
+    exported.write_bytes(ScopeCatalogueEndpoint(routes_from_app(app)).render())
+    secret = "gateway-secret-0123456789abcdef0123456789"
+    gateway = ScopeGuardMiddleware(
+        app,
+        routes=load_routes(exported),
+        verifier=JWTVerifier(key=secret, algorithms=["HS256"]),
+    )
+    token = mint_token(secret, scopes)
+
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/users/42", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == status

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from scopeguard import GroupBy, JWTVerifier, ScopeCatalogueEndpoint, TokenInfo, load_routes
 from scopeguard.cli import UsageError, main, request_path
 from scopeguard.demo import route_table
+from scopeguard.sources import load_source
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -1203,3 +1204,25 @@ def test_lint_example_app_is_clean(capsys: pytest.CaptureFixture[str], example_a
 
     assert status == 0, output.out
     assert output.out.splitlines()[-1] == "0 errors, 0 warnings"
+
+
+# --- routes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file_format", ["toml", "json"])
+def test_routes_export_round_trips(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app_module: str, file_format: str
+) -> None:
+    status = main(["routes", f"{app_module}:app", "--format", file_format])
+    exported = tmp_path / f"exported.{file_format}"
+    exported.write_text(capsys.readouterr().out, encoding="utf-8")
+
+    assert status == 0
+    assert load_routes(exported).routes == load_source(f"{app_module}:app").routes
+
+
+def test_routes_keeps_converters(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
+    status = main(["routes", f"{app_module}:app"])
+
+    assert status == 0
+    assert 'path = "/files/{file_id:int}"' in capsys.readouterr().out

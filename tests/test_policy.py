@@ -372,3 +372,54 @@ def test_decide_accepts_list_of_scopes() -> None:
 
     assert decision.allowed
     assert decision.granted_scopes == frozenset({LIST})
+
+
+# --- all_matching precedence ------------------------------------------------------------------
+
+ANY_ROUTE = RouteTable(
+    [
+        Route("GET", "/users/:login"),
+        Route("GET", "/users/:user_id"),
+        Route("GET", "/users/me"),
+        Route("POST", "/users/:user_id"),
+    ],
+    precedence="all_matching",
+)
+LOGIN = "url:GET|/users/:login"
+USER_ID = "url:GET|/users/:user_id"
+ME = "url:GET|/users/me"
+
+
+@pytest.mark.parametrize(
+    ("path", "scopes", "status", "required"),
+    [
+        pytest.param("/users/42", {LOGIN, USER_ID}, 200, LOGIN, id="both-params"),
+        pytest.param("/users/42", {LOGIN}, 403, USER_ID, id="only-first"),
+        pytest.param("/users/42", {USER_ID}, 403, LOGIN, id="only-second"),
+        pytest.param("/users/me", {ME}, 403, LOGIN, id="literal-alone"),
+        pytest.param("/users/me", {ME, LOGIN, USER_ID}, 200, ME, id="literal-and-params"),
+    ],
+)
+def test_all_matching_requires_every_scope(
+    path: str, scopes: set[str], status: int, required: str
+) -> None:
+    """``required`` is the first missing scope when denied, else the route's own scope."""
+    decision = Policy(ANY_ROUTE).decide("GET", path, scopes)
+
+    assert decision.status == status
+    assert decision.required_scope == required
+
+
+def test_all_matching_reports_most_specific_route() -> None:
+    resolution = ANY_ROUTE.resolve("GET", "/users/me")
+
+    assert resolution.route is not None
+    assert resolution.route.path == "/users/me"
+    assert {route.scope for route in resolution.also_required} == {LOGIN, USER_ID}
+
+
+def test_all_matching_ignores_other_methods() -> None:
+    resolution = ANY_ROUTE.resolve("POST", "/users/42")
+
+    assert resolution.route is not None
+    assert resolution.also_required == ()
