@@ -34,6 +34,7 @@ from scopeguard.lint import (
     compare_tables,
     find_overlapping_routes,
     find_shadowed_routes,
+    find_shared_scopes,
     lint_table,
 )
 from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware, TokenUser, route_path
@@ -132,6 +133,7 @@ __all__ = [
     "dump_routes",
     "find_overlapping_routes",
     "find_shadowed_routes",
+    "find_shared_scopes",
     "format_routes",
     "format_scope",
     "is_route_scope",

@@ -50,6 +50,7 @@ __all__ = [
     "compare_tables",
     "find_overlapping_routes",
     "find_shadowed_routes",
+    "find_shared_scopes",
     "lint_table",
 ]
 
@@ -78,9 +79,49 @@ class Finding:
 
 
 def lint_table(table: RouteTable) -> list[Finding]:
-    """Check ``table`` for shadowed routes (errors) and overlapping routes (warnings)."""
+    """Check ``table`` for shadowed routes and shared scopes (errors) and overlapping routes
+    (warnings)."""
+    shared = find_shared_scopes(table)
+    if table.precedence == "all_matching":
+        return shared
     analysis = _Analysis(table)
-    return [*analysis.shadowed_findings(), *analysis.overlap_findings()]
+    return [*analysis.shadowed_findings(), *shared, *analysis.overlap_findings()]
+
+
+def find_shared_scopes(table: RouteTable) -> list[Finding]:
+    """Return a ``shared-scope`` error for every set of routes that one scope grants although
+    they are different routes: routes on different hosts, or routes whose templates differ
+    only in their converters.
+
+    A scope names no host and no converter, so a token for one of them reaches all. Routes
+    whose templates differ in more, such as ``download`` and ``download.:type``, share a
+    scope by design, as in Canvas, and are not reported.
+    """
+    groups: dict[tuple[str, str], list[Route]] = defaultdict(list)
+    for route in table.routes:
+        groups[route.scope, route.template.canvas_path].append(route)
+
+    positions = {id(route): position for position, route in enumerate(table.routes)}
+    findings: list[Finding] = []
+    for (scope, _), routes in groups.items():
+        distinct = {(route.template.regex.pattern, route.host) for route in routes}
+        if len(distinct) < 2:
+            continue
+        first, *others = routes
+        names = _join([_route_label(route, positions[id(route)]) for route in others])
+        findings.append(
+            Finding(
+                "error",
+                "shared-scope",
+                f"{_route_label(first, positions[id(first)])} shares the scope {scope} with "
+                f"{names}, so a "
+                "token for one reaches the others; give them different paths, because a "
+                "scope names neither hosts nor converters",
+                tuple(routes),
+                scope=scope,
+            )
+        )
+    return findings
 
 
 def find_shadowed_routes(table: RouteTable) -> list[Finding]:
@@ -392,9 +433,12 @@ class _Analysis:
         )
 
     def _describe(self, position: int) -> str:
-        route = self.routes[position]
-        host = f" on host {route.host}" if route.host is not None else ""
-        return f"{route}{host} (route {position + 1})"
+        return _route_label(self.routes[position], position)
+
+
+def _route_label(route: Route, position: int) -> str:
+    host = f" on host {route.host}" if route.host is not None else ""
+    return f"{route}{host} (route {position + 1})"
 
 
 def _host_shadows(taker: Route, route: Route) -> bool:

@@ -20,6 +20,7 @@ from scopeguard.lint import (
     compare_tables,
     find_overlapping_routes,
     find_shadowed_routes,
+    find_shared_scopes,
     lint_table,
 )
 from scopeguard.table import PRECEDENCES, WEBSOCKET, Precedence
@@ -419,6 +420,12 @@ def test_reported_routes_never_win(data: st.DataObject) -> None:
         if finding.code == "overlapping-routes":
             assert_overlap_paths(table, finding)
             continue
+        if finding.code == "shared-scope":
+            assert {shared.scope for shared in finding.routes} == {finding.scope}
+            assert (
+                len({(shared.template.regex.pattern, shared.host) for shared in finding.routes}) > 1
+            )
+            continue
         assert_never_wins(table, route, finding.paths)
         for _ in range(5):
             path = data.draw(request_paths(route))
@@ -654,3 +661,36 @@ def test_check_scopes_once_per_scope() -> None:
 
     assert [finding.scope for finding in findings] == ["url:GET|/x", "url:GET|/y"]
     assert findings[0].message.startswith("scope 'url:GET|/x' from the token matches no route")
+
+
+@pytest.mark.parametrize(
+    ("routes", "shared"),
+    [
+        pytest.param(
+            [
+                Route("GET", "/r/{year:int}", host="{tenant}.example.org"),
+                Route("GET", "/r/{year:int}", host="admin.example.org"),
+            ],
+            2,
+            id="hosts",
+        ),
+        pytest.param([Route("GET", "/u/{id:int}"), Route("GET", "/u/{id}")], 2, id="converters"),
+        pytest.param([Route("GET", "/s/{rest:path}"), Route("GET", "/s/*rest")], 2, id="globs"),
+        pytest.param(
+            [Route("GET", "/f/:id/download"), Route("GET", "/f/:id/download.:type")],
+            0,
+            id="format-suffix",
+        ),
+        pytest.param(
+            [Route("GET", "/f/:id"), Route("HEAD", "/f/:id", scope_method="GET")],
+            0,
+            id="head-of-get",
+        ),
+        pytest.param([Route("GET", "/u/{id}"), Route("GET", "/u/:id")], 0, id="same-template"),
+    ],
+)
+def test_find_shared_scopes(routes: list[Route], shared: int) -> None:
+    findings = find_shared_scopes(RouteTable(routes))
+
+    assert sum(len(finding.routes) for finding in findings) == shared
+    assert all(finding.severity == "error" for finding in findings)
