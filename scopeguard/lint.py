@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from scopeguard._shapes import Shape, disjoint, shape_common, shape_covers
-from scopeguard.errors import ScopeSyntaxError
+from scopeguard.errors import RouteTemplateError, ScopeSyntaxError
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
 from scopeguard.table import Outcome, Route, RouteTable
+from scopeguard.templates import compile_template
 
 __all__ = [
     "Finding",
@@ -237,15 +238,47 @@ def _scope_finding(
         return None
 
     message = f"scope {scope!r}{source} matches no route of the table, so it grants nothing"
-    # A scope written with a concrete path, another parameter name or Starlette's {name}
-    # notation still resolves to the route it was meant for, whose scope is the fix.
-    resolution = table.resolve(parsed.verb, parsed.path)
-    if resolution.outcome is Outcome.MATCHED and resolution.route is not None:
-        route = resolution.route
-        message += (
-            f"; {parsed.verb} {parsed.path} resolves to {route}, whose scope is {route.scope}"
-        )
+    hint = _scope_hint(table, parsed.verb, parsed.path)
+    if hint:
+        message += f"; {hint}"
     return Finding("error", "unknown-scope", message, scope=scope)
+
+
+def _scope_hint(table: RouteTable, verb: str, path: str) -> str | None:
+    """Suggest the scope that was probably meant, or return ``None``.
+
+    A scope path with parameters (``:id``, ``{id}``, ``*rest``) is compared by structure
+    with the routes' templates, so only a route that matches exactly the same paths is
+    named. A concrete path is resolved as a request would be, and the route it reaches is
+    named.
+    """
+    try:
+        template = compile_template(path)
+    except RouteTemplateError:
+        return None
+    pattern = template.regex.pattern
+
+    # Starlette notation or a format part: the same route, written in another way.
+    canonical = f"{ROUTE_SCOPE_PREFIX}{verb}|{template.scope_path}"
+    if any(route.scope == canonical for route in table.routes):
+        return f"the route's scope is written {canonical}"
+
+    if any(character in path for character in ":*{("):
+        same = [
+            route
+            for route in table.routes
+            if (route.scope_method or route.method) == verb
+            and route.template.regex.pattern == pattern
+        ]
+        if not same:
+            return None
+        return f"the route {same[0]}, whose scope is {same[0].scope}, has the same template"
+
+    resolution = table.resolve(verb, path)
+    if resolution.outcome is not Outcome.MATCHED or resolution.route is None:
+        return None
+    route = resolution.route
+    return f"{verb} {path} resolves to {route}, whose scope is {route.scope}"
 
 
 def _parses(scope: str) -> bool:

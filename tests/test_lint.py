@@ -606,7 +606,7 @@ SCOPE_TABLE = make_table(
         ),
         pytest.param(
             "url:GET|/api/v1/courses/{id}",
-            ("error", "unknown-scope", "whose scope is url:GET|/api/v1/courses/:id"),
+            ("error", "unknown-scope", "the route's scope is written url:GET|/api/v1/courses/:id"),
             id="starlette-notation",
         ),
         pytest.param(
