@@ -30,6 +30,11 @@ def load_source(spec: str) -> RouteTable:
     :class:`ConfigurationError` or :class:`ConfigurationError` naming ``spec`` and the problem.
     """
     if os.path.exists(spec) or not _MODULE_ATTRIBUTE.fullmatch(spec):
+        if not os.path.exists(spec) and ":" not in spec and not os.path.splitext(spec)[1]:
+            raise ConfigurationError(
+                f"SOURCE {spec!r} is neither a route file (.toml, .json or .tsv) nor "
+                f"module:attribute; to read an app, write it as '{spec}:app'"
+            )
         return load_routes(spec)
 
     module_name, _, attribute = spec.partition(":")

@@ -203,6 +203,7 @@ class RouteTable:
             for variant in route.template.variants:
                 self._insert(order, route, variant)
         self._has_host_routes = any(route.host is not None for route in self.routes)
+        self._has_websocket_routes = any(route.method == WEBSOCKET for route in self.routes)
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -232,6 +233,10 @@ class RouteTable:
                 for entry in matches
                 if entry.route.host_matcher is None or entry.route.host_matcher(host)
             ]
+        if matches and self._has_websocket_routes and method != WEBSOCKET:
+            # An HTTP request never matches a websocket route, as in Starlette, so a path
+            # with only websocket routes has no route for it rather than a 405.
+            matches = [entry for entry in matches if entry.method != WEBSOCKET]
         if not matches:
             return _NO_ROUTE
 

@@ -1226,3 +1226,10 @@ def test_routes_keeps_converters(capsys: pytest.CaptureFixture[str], app_module:
 
     assert status == 0
     assert 'path = "/files/{file_id:int}"' in capsys.readouterr().out
+
+
+def test_source_without_attribute_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["scopes", "myapp"])
+
+    assert status == 2
+    assert "to read an app, write it as 'myapp:app'" in capsys.readouterr().err

@@ -851,3 +851,10 @@ def test_host_matching_agrees_with_starlette(host: str) -> None:
     route = HOSTS.resolve("GET", "/users/7", host).route
 
     assert (route is not None and route.host == "{tenant}.example.org") is expected
+
+
+def test_http_request_skips_websocket_only_path() -> None:
+    table = RouteTable([Route("WEBSOCKET", "/ws/echo")])
+
+    assert table.resolve("GET", "/ws/echo").outcome is Outcome.NO_ROUTE
+    assert table.resolve("WEBSOCKET", "/ws/echo").outcome is Outcome.MATCHED
