@@ -120,8 +120,16 @@ def routes_from_app(
             f"cannot read the routes of {type(app).__name__}: it is not a Starlette or FastAPI "
             "app or router; pass routes= to the middleware instead"
         )
+    if isinstance(public_paths, str):
+        raise ConfigurationError(
+            f"public_paths must be a list of paths, not the string {public_paths!r}; "
+            f"write public_paths=[{public_paths!r}]"
+        )
     reader = _Reader(api_prefix, opaque_methods, frozenset(public_paths))
-    reader.walk(routes, prefix="", host=None, marks=())
+    # Marks on the app or router passed in apply to all its routes, as on a Mount.
+    reader.walk(
+        routes, prefix="", host=None, marks=_with_marks((), app, getattr(app, "router", None))
+    )
     return RouteTable(reader.routes, precedence="first_declared")
 
 
@@ -132,8 +140,12 @@ class _Reader:
         opaque_methods: Sequence[str] | Mapping[str, Sequence[str]],
         public_paths: frozenset[str],
     ) -> None:
-        if api_prefix is not None and not api_prefix.startswith("/"):
-            raise ConfigurationError(f"api_prefix {api_prefix!r} must start with '/'")
+        if api_prefix is not None and (
+            not isinstance(api_prefix, str) or not api_prefix.startswith("/")
+        ):
+            raise ConfigurationError(
+                f"api_prefix must be a path starting with '/', got {api_prefix!r}"
+            )
         self.api_prefix = api_prefix.rstrip("/") if api_prefix is not None else None
         if isinstance(opaque_methods, Mapping):
             self.opaque_default: tuple[str, ...] = _check_methods(("GET",), "opaque_methods")
@@ -183,22 +195,29 @@ class _Reader:
         if route.websocket:
             self._emit(route.path, prefix, [WEBSOCKET], endpoint, host, marks, ())
             return
-        methods: Collection[str] | None = route.methods
-        if methods is None:
-            methods = _endpoint_methods(endpoint) or self.opaque_default
+        # Starlette reads an empty method set as no restriction, as it reads None.
+        methods = route.methods or self._unrestricted_methods(endpoint)
         self._emit(route.path, prefix, methods, endpoint, host, marks, route.tags)
 
     def _route(
         self, route: StarletteRoute, prefix: str, host: str | None, marks: tuple[_Mark, ...]
     ) -> None:
-        methods: Collection[str] | None = route.methods
         endpoint = _unwrap(route.endpoint)
-        if methods is None:
-            methods = _endpoint_methods(endpoint)
-        if methods is None:
-            methods = self.opaque_default
+        # Starlette reads an empty method set as no restriction, as it reads None.
+        methods = route.methods or self._unrestricted_methods(endpoint)
         tags = getattr(route, "tags", None) or ()
         self._emit(route.path, prefix, methods, endpoint, host, marks, tags)
+
+    def _unrestricted_methods(self, endpoint: Any) -> Collection[str]:
+        """Return the methods of a route without a method set, which Starlette runs for all."""
+        endpoint_methods = _endpoint_methods(endpoint)
+        if endpoint_methods is not None:
+            return endpoint_methods
+        if inspect.isfunction(endpoint) or inspect.ismethod(endpoint):
+            # Only methods=[] leaves a function route unrestricted, because Starlette gives it
+            # GET and HEAD when methods is None.
+            return _METHOD_ORDER
+        return self.opaque_default
 
     def _mount(
         self, mount: Mount, prefix: str, host: str | None, marks: tuple[_Mark, ...], depth: int
@@ -257,7 +276,7 @@ class _Reader:
         if _RAILS_SYNTAX.search(_PARAMETER.sub("", full_path)):
             raise ConfigurationError(
                 f"route {full_path!r} contains ':', '*', '(' or ')', which a Canvas-style scope "
-                "cannot write as a literal; rename the path or pass routes= to the middleware"
+                "cannot write as a literal character; rename the path"
             )
 
         all_marks = _with_marks(marks, endpoint)

@@ -101,12 +101,24 @@ class ScopeGuardMiddleware:
         self.verifier = verifier
         self.unmatched: Unmatched = unmatched
         self._policy = Policy(routes, unmatched=unmatched) if routes is not None else None
+        self._routes_error: ConfigurationError | None = None
 
     @property
     def policy(self) -> Policy:
-        """The policy the middleware decides with, reading the app's routes on first use."""
+        """The policy the middleware decides with, reading the app's routes on first use.
+
+        Raises :class:`ConfigurationError` when the routes cannot be read. The error is
+        kept, so later calls raise it again without reading or logging again.
+        """
         if self._policy is None:
-            self._policy = Policy(routes_from_app(self.app), unmatched=self.unmatched)
+            if self._routes_error is not None:
+                raise self._routes_error
+            try:
+                self._policy = Policy(routes_from_app(self.app), unmatched=self.unmatched)
+            except ConfigurationError as exc:
+                self._routes_error = exc
+                logger.error("cannot read the app's routes: %s", exc)
+                raise
             logger.info("read %d routes from the app", len(self._policy.table))
         return self._policy
 
@@ -122,8 +134,7 @@ class ScopeGuardMiddleware:
             policy = self.policy
         except ConfigurationError as exc:
             # Only reachable when the server runs without lifespan events, which would have
-            # reported the error at startup.
-            logger.error("cannot read the app's routes: %s", exc)
+            # reported the error at startup. The policy property logged it once.
             response = DenialResponse(500, f"scopeguard is misconfigured: {exc}")
             await send_denial(self.realm, response, scope, receive, send)
             return
@@ -177,7 +188,6 @@ class ScopeGuardMiddleware:
                 try:
                     self.policy  # noqa: B018 - reads the routes
                 except ConfigurationError as exc:
-                    logger.error("cannot read the app's routes: %s", exc)
                     message = {"type": "lifespan.startup.failed", "message": str(exc)}
             await send(message)
 
