@@ -261,6 +261,15 @@ def _scope_problem(scope: str, route_scopes: Collection[str] | None) -> str | No
     return None
 
 
+def _add_source_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a route file (.toml, .json or .tsv), or module:attribute naming an ASGI app or "
+        "a scopeguard.RouteTable",
+    )
+
+
 def _add_scopes_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     scopes = commands.add_parser(
         "scopes",
@@ -268,11 +277,7 @@ def _add_scopes_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         description="List every scope a token may carry for SOURCE, one per scope string, "
         "sorted by resource name and scope, as the list-scopes endpoint serves them.",
     )
-    scopes.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="a route file (.toml, .json or .tsv) or module:attribute of an app or RouteTable",
-    )
+    _add_source_argument(scopes)
     scopes.add_argument(
         "--group-by", choices=GROUP_BY_FIELDS, help="group the scopes by this field"
     )
@@ -292,11 +297,7 @@ def _add_routes_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         description="Print SOURCE's route table as a route file, for example to run a gateway "
         "in front of an app: the file keeps converters, hosts, public routes and the order.",
     )
-    routes.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="a route file (.toml, .json or .tsv) or module:attribute of an app or RouteTable",
-    )
+    _add_source_argument(routes)
     routes.add_argument(
         "--format", choices=("toml", "json"), default="toml", help="file format (default: toml)"
     )
@@ -327,13 +328,7 @@ def _add_lint_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "route. Exit status: 0 when no error is found (warnings allowed), 1 when an error "
         "is found, 2 on a usage or configuration error.",
     )
-    lint.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="a route file (.toml, .json or .tsv), or module:attribute naming an ASGI app or "
-        "a scopeguard.RouteTable; the module is imported with the current directory on "
-        "sys.path, as uvicorn does",
-    )
+    _add_source_argument(lint)
     lint.add_argument(
         "--against",
         metavar="OTHER_SOURCE",
