@@ -17,7 +17,7 @@ TOML contains an optional ``precedence`` and an array of ``[[routes]]`` tables::
     path = "/health"
     public = true
 
-JSON holds either a list of route objects with the same keys, or an object with
+JSON contains either a list of route objects with the same keys, or an object with
 ``precedence`` and ``routes``. A ``.tsv`` file has a header line naming its columns from
 the same keys (``method`` and ``path`` are required), one route per line.
 

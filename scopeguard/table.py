@@ -56,7 +56,7 @@ __all__ = [
     "RouteTable",
 ]
 
-#: The method of a route that only websocket handshakes match. Its scope says GET, because
+#: The method of a route that only websocket handshakes match. Its scope has the verb GET, because
 #: a handshake is an HTTP GET, unless the route sets another ``scope_method``.
 WEBSOCKET: Final = "WEBSOCKET"
 #: Methods a route may have: the HTTP methods and :data:`WEBSOCKET`.

@@ -337,7 +337,7 @@ def compile_host(text: str) -> Callable[[str | None], bool]:
 
     Returns a function that takes a request's ``Host`` header value (or ``None`` when the
     request has none) and returns whether a Starlette ``Host`` route with this template
-    matches it. The function asks the installed Starlette's own ``Host`` route, because
+    matches it. The function calls a ``Host`` route of the installed Starlette, because
     Starlette versions differ in how they parse the header (ports, IPv6 literals) and in
     whether they ignore case. Raises :class:`RouteTemplateError` for an empty template,
     whitespace, a ``/`` or an unknown converter.

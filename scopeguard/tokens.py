@@ -1,9 +1,9 @@
 """Token verification: the verifier interface, JWT verification and scope claims.
 
 A verifier turns the bearer token string into a :class:`TokenInfo` (its claims and its
-granted scopes) or raises :class:`~scopeguard.errors.InvalidToken`. The middleware knows
-only the :class:`TokenVerifier` interface, so JWKS or introspection verifiers can be added
-beside :class:`JWTVerifier` without touching it.
+granted scopes) or raises :class:`~scopeguard.errors.InvalidToken`. The middleware
+depends only on the :class:`TokenVerifier` interface, so JWKS or introspection verifiers
+can be added beside :class:`JWTVerifier` without touching it.
 
 Scopes are read as RFC 9068 section 2.2.3 (JWT Profile for OAuth 2.0 Access Tokens) and
 RFC 8693 section 4.2 (the ``scope`` claim) describe them: one space-separated string.

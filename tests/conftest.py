@@ -56,8 +56,8 @@ class _ServerThread(threading.Thread):
 def run_asgi_server(app: ASGIApp, *, root_path: str = "") -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 and yield its base URL, ``http://127.0.0.1:<port>``.
 
-    ``root_path`` is passed to uvicorn, as its ``--root-path`` option does, so the app sees
-    it in ``scope["root_path"]``.
+    ``root_path`` is passed to uvicorn, as its ``--root-path`` option does, so the app reads
+    it from ``scope["root_path"]``.
 
     The listening socket is bound to port 0 before the server starts, so the kernel picks a
     free port and no other process can take it in between. The URL is yielded only once
