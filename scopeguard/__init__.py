@@ -5,7 +5,7 @@ verifier, and every request needs the ``url:<VERB>|<path template>`` scope of th
 resolves to.
 """
 
-from scopeguard.bearer import bearer_token
+from scopeguard.bearer import MAX_AUTHORIZATION_BYTES, bearer_token, token_from_authorization
 from scopeguard.catalogue import (
     GROUP_BY_FIELDS,
     GroupBy,
@@ -37,7 +37,13 @@ from scopeguard.lint import (
     find_shared_scopes,
     lint_table,
 )
-from scopeguard.middleware import STATE_KEY, ScopeGuardMiddleware, TokenUser, route_path
+from scopeguard.middleware import (
+    STATE_KEY,
+    MethodOverride,
+    ScopeGuardMiddleware,
+    TokenUser,
+    route_path,
+)
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.routefile import (
     ROUTE_KEYS,
@@ -84,6 +90,7 @@ __all__ = [
     "DEFAULT_SCOPE_CLAIMS",
     "GROUP_BY_FIELDS",
     "HTTP_METHODS",
+    "MAX_AUTHORIZATION_BYTES",
     "PRECEDENCES",
     "ROUTE_KEYS",
     "ROUTE_METHODS",
@@ -100,6 +107,7 @@ __all__ = [
     "InvalidToken",
     "JWTVerifier",
     "MethodNotAllowed",
+    "MethodOverride",
     "MissingToken",
     "NoRoute",
     "Outcome",
@@ -150,4 +158,5 @@ __all__ = [
     "routes_to_data",
     "scope_resource",
     "scopes_from_claims",
+    "token_from_authorization",
 ]

@@ -8,29 +8,48 @@ Tokens in the query string (RFC 6750 section 2.3) and in form bodies are never r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 from scopeguard.errors import BadRequest, InvalidToken, MissingToken
 
-__all__ = ["bearer_token"]
+__all__ = ["MAX_AUTHORIZATION_BYTES", "bearer_token", "token_from_authorization"]
 
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str:
+#: Default maximum length in bytes of an ``Authorization`` header value.
+MAX_AUTHORIZATION_BYTES: Final = 8192
+
+
+def bearer_token(
+    headers: Iterable[tuple[bytes, bytes]], *, max_bytes: int = MAX_AUTHORIZATION_BYTES
+) -> str:
     """Return the bearer token of a request from its raw ASGI headers.
 
     Raises :class:`MissingToken` when no ``Authorization`` header is sent or it names
     another scheme. Raises :class:`BadRequest` when more than one is sent, which RFC 6750
-    section 3.1 calls ``invalid_request``. Raises :class:`InvalidToken` when the token
-    after ``Bearer`` is empty or has characters a bearer token may not contain.
+    section 3.1 calls ``invalid_request``. Raises :class:`InvalidToken` when the header is
+    longer than ``max_bytes`` (checked before anything is decoded), or the token after
+    ``Bearer`` is empty or has characters a bearer token may not contain.
     """
     values = [value for name, value in headers if name.lower() == b"authorization"]
+    return token_from_authorization(values, max_bytes=max_bytes)
+
+
+def token_from_authorization(
+    values: Sequence[bytes], *, max_bytes: int = MAX_AUTHORIZATION_BYTES
+) -> str:
+    """Return the bearer token from the values of a request's ``Authorization`` headers.
+
+    Raises as :func:`bearer_token` does.
+    """
     if not values:
         raise MissingToken("a bearer token is required")
     if len(values) > 1:
         raise BadRequest("send exactly one Authorization header")
+    if len(values[0]) > max_bytes:
+        raise InvalidToken(f"the Authorization header is longer than {max_bytes} bytes")
 
     scheme, _, credentials = values[0].partition(b" ")
     if scheme.lower() != b"bearer":

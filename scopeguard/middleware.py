@@ -5,20 +5,23 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Literal
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
+from scopeguard._request import RequestHeaders, method_override, scan_headers
 from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
-from scopeguard.bearer import bearer_token
-from scopeguard.errors import ConfigurationError, Denial
+from scopeguard.bearer import MAX_AUTHORIZATION_BYTES, token_from_authorization
+from scopeguard.errors import BadRequest, ConfigurationError, Denial
 from scopeguard.introspect import routes_from_app
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.responses import DenialResponse, send_denial, validate_realm
-from scopeguard.table import WEBSOCKET, Route, RouteTable
+from scopeguard.table import WEBSOCKET, Resolution, Route, RouteTable
 from scopeguard.tokens import TokenInfo, TokenVerifier
 
-__all__ = ["STATE_KEY", "ScopeGuardMiddleware", "TokenUser", "route_path"]
+__all__ = ["STATE_KEY", "MethodOverride", "ScopeGuardMiddleware", "TokenUser", "route_path"]
+
+MethodOverride = Literal["reject", "honour"]
 
 logger = logging.getLogger("scopeguard.middleware")
 
@@ -68,6 +71,19 @@ class ScopeGuardMiddleware:
     :param verifier: verifies bearer tokens, for example a :class:`~scopeguard.JWTVerifier`.
     :param realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
     :param unmatched: ``"deny"`` (default) or ``"pass"``; see :class:`~scopeguard.Policy`.
+    :param method_override: ``"reject"`` (default) answers 400 to a request with an
+        ``X-HTTP-Method-Override``, ``X-Method-Override`` or ``X-HTTP-Method`` header or a
+        ``_method`` query parameter, because a framework downstream may run the request as
+        that method. ``"honour"`` decides on the overriding method instead.
+
+        .. warning:: A ``_method`` field in a form body is not read. If the app honours
+           one, requests can run as a method scopeguard did not check.
+    :param cors_preflight: when true (default), an ``OPTIONS`` request with ``Origin`` and
+        ``Access-Control-Request-Method`` headers passes to the app without a token, for its
+        CORS middleware to answer, unless the path has an ``OPTIONS`` route of its own.
+        Put Starlette's ``CORSMiddleware`` inside scopeguard so it answers them.
+    :param max_authorization_bytes: longest ``Authorization`` header accepted, in bytes
+        (default 8192). A longer one gets 401 before any of it is decoded.
 
     Raises :class:`ConfigurationError` for an invalid option; routes are validated when
     the table is built.
@@ -81,6 +97,9 @@ class ScopeGuardMiddleware:
         verifier: TokenVerifier,
         realm: str = "api",
         unmatched: Unmatched = "deny",
+        method_override: MethodOverride = "reject",
+        cors_preflight: bool = True,
+        max_authorization_bytes: int = MAX_AUTHORIZATION_BYTES,
     ) -> None:
         verify = getattr(verifier, "verify", None)
         if not isinstance(verifier, TokenVerifier) or not inspect.iscoroutinefunction(verify):
@@ -97,8 +116,28 @@ class ScopeGuardMiddleware:
             raise ConfigurationError(
                 f"unknown value {unmatched!r} for unmatched; use 'deny' or 'pass'"
             )
+        if method_override not in ("reject", "honour"):
+            raise ConfigurationError(
+                f"unknown value {method_override!r} for method_override; use 'reject' or 'honour'"
+            )
+        if not isinstance(cors_preflight, bool):
+            raise ConfigurationError(
+                f"cors_preflight must be True or False, got {cors_preflight!r}"
+            )
+        if (
+            isinstance(max_authorization_bytes, bool)
+            or not isinstance(max_authorization_bytes, int)
+            or max_authorization_bytes < 16
+        ):
+            raise ConfigurationError(
+                "max_authorization_bytes must be an integer of at least 16, "
+                f"got {max_authorization_bytes!r}"
+            )
         self.app = app
         self.verifier = verifier
+        self.method_override: MethodOverride = method_override
+        self.cors_preflight = cors_preflight
+        self.max_authorization_bytes = max_authorization_bytes
         self.unmatched: Unmatched = unmatched
         self._policy = Policy(routes, unmatched=unmatched) if routes is not None else None
         self._routes_error: ConfigurationError | None = None
@@ -139,9 +178,14 @@ class ScopeGuardMiddleware:
             await send_denial(self.realm, response, scope, receive, send)
             return
 
-        # Websocket handshakes resolve among WEBSOCKET routes, then GET routes.
-        method = scope["method"] if scope["type"] == "http" else WEBSOCKET
         path = route_path(scope)
+        headers = scan_headers(scope["headers"])
+        try:
+            method = self._method(scope, headers)
+        except Denial as denial:
+            response = DenialResponse(denial.status_code, denial.reason, denial.error_code)
+            await send_denial(self.realm, response, scope, receive, send)
+            return
         problem = path_problem(path)
         if problem is not None:
             response = DenialResponse(400, problem, "invalid_request")
@@ -149,8 +193,14 @@ class ScopeGuardMiddleware:
             return
 
         table = policy.table
-        host = _host_header(scope["headers"]) if table.has_host_routes else None
+        host = headers.host.decode("latin-1") if headers.host is not None else None
         resolution = table.resolve(method, path, host)
+        if self._is_cors_preflight(method, headers, resolution):
+            # The app's CORS middleware answers it. A path with its own OPTIONS route is
+            # checked like any other request instead, so the headers cannot open that route.
+            decision = policy.decide_resolved(resolution, method, path, None)
+            await self._forward(scope, receive, send, decision)
+            return
         if not policy.requires_token(resolution):
             decision = policy.decide_resolved(resolution, method, path, None)
             scope.setdefault("auth", AuthCredentials())
@@ -159,7 +209,10 @@ class ScopeGuardMiddleware:
             return
 
         try:
-            token = await self.verifier.verify(bearer_token(scope["headers"]))
+            raw_token = token_from_authorization(
+                headers.authorization, max_bytes=self.max_authorization_bytes
+            )
+            token = await self.verifier.verify(raw_token)
         except Denial as denial:
             logger.debug("denied %s %r: %s", method, path, denial.reason)
             response = DenialResponse(denial.status_code, denial.reason, denial.error_code)
@@ -175,6 +228,33 @@ class ScopeGuardMiddleware:
         scope["auth"] = AuthCredentials(token.sorted_scopes)
         scope["user"] = TokenUser(token)
         await self._forward(scope, receive, send, decision)
+
+    def _method(self, scope: Scope, headers: RequestHeaders) -> str:
+        """Return the method to decide on, or raise :class:`BadRequest` for an override the
+        middleware does not accept."""
+        if scope["type"] != "http":
+            # Websocket handshakes resolve among WEBSOCKET routes, then GET routes.
+            return WEBSOCKET
+        method: str = scope["method"]
+        override = method_override(headers, scope.get("query_string", b""))
+        if override is None:
+            return method
+        if self.method_override == "reject":
+            raise BadRequest(
+                "method override headers and _method parameters are not accepted; send the "
+                "request with the method it needs"
+            )
+        return override
+
+    def _is_cors_preflight(
+        self, method: str, headers: RequestHeaders, resolution: Resolution
+    ) -> bool:
+        if not self.cors_preflight or method != "OPTIONS":
+            return False
+        if headers.origin is None or headers.preflight_method is None:
+            return False
+        route = resolution.route
+        return route is None or route.method != "OPTIONS"
 
     def _reading_routes_at_startup(self, send: Send) -> Send:
         """Wrap a lifespan ``send`` to read the app's routes once the app has started.
@@ -198,14 +278,6 @@ class ScopeGuardMiddleware:
     ) -> None:
         scope.setdefault("state", {})[STATE_KEY] = decision
         await self.app(scope, receive, send)
-
-
-def _host_header(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """Return the first ``Host`` header, as Starlette's ``Host`` route reads it."""
-    for name, value in headers:
-        if name == b"host":
-            return value.decode("latin-1")
-    return None
 
 
 def _denial_response(decision: Decision) -> DenialResponse:

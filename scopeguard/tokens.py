@@ -214,6 +214,10 @@ class JWTVerifier:
         return info
 
     def _decode(self, token: str) -> dict[str, Any]:
+        if token.count(".") == 4:
+            # Five dot-separated parts make an encrypted JWT (JWE compact form), whose claims are
+            # encrypted. PyJWT only signs and verifies, so it is rejected by name here.
+            raise InvalidToken("the token is an encrypted JWT (JWE), which is not accepted")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

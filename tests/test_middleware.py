@@ -993,3 +993,145 @@ def test_middleware_rejects_bad_option(options: dict[str, Any], message: str) ->
 
     with pytest.raises(ConfigurationError, match=message):
         ScopeGuardMiddleware(Starlette(), **arguments)
+
+
+# --- Method overrides, CORS preflights and the Authorization size limit -----------------------
+
+
+async def _echo_method(request: Request) -> Response:
+    return JSONResponse({"method": request.method})
+
+
+def hardened_app(**options: Any) -> ScopeGuardMiddleware:
+    app = Starlette(
+        routes=[
+            StarletteRoute("/items/{item_id}", _echo_method, methods=["GET", "DELETE"]),
+            StarletteRoute("/probe", _echo_method, methods=["OPTIONS"]),
+        ]
+    )
+    routes = [
+        Route("GET", "/items/:item_id"),
+        Route("DELETE", "/items/:item_id"),
+        Route("OPTIONS", "/probe"),
+    ]
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
+    return ScopeGuardMiddleware(app, routes=routes, verifier=verifier, **options)
+
+
+async def send_request(
+    app: ScopeGuardMiddleware, method: str, url: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        return await http.request(method, url, headers=headers or {})
+
+
+GET_ITEM = "url:GET|/items/:item_id"
+DELETE_ITEM = "url:DELETE|/items/:item_id"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("url", "headers", "status"),
+    [
+        pytest.param("/items/1", {"X-HTTP-Method-Override": "DELETE"}, 400, id="header"),
+        pytest.param("/items/1", {"X-Method-Override": "DELETE"}, 400, id="short-header"),
+        pytest.param("/items/1", {"X-HTTP-Method": "DELETE"}, 400, id="ms-header"),
+        pytest.param("/items/1?_method=DELETE", {}, 400, id="query-parameter"),
+        pytest.param("/items/1?%5Fmethod=DELETE", {}, 400, id="encoded-parameter"),
+        pytest.param("/items/1?method=DELETE", {}, 200, id="other-parameter"),
+        pytest.param("/items/1?page=2", {}, 200, id="no-override"),
+    ],
+)
+async def test_method_override_rejected(url: str, headers: dict[str, str], status: int) -> None:
+    token = make_token(GET_ITEM)
+
+    response = await send_request(hardened_app(), "GET", url, {**headers, **bearer(token)})
+
+    assert response.status_code == status
+    if status == 400:
+        assert "method override" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("scopes", "headers", "status"),
+    [
+        pytest.param([GET_ITEM], {"X-HTTP-Method-Override": "DELETE"}, 403, id="needs-delete"),
+        pytest.param([DELETE_ITEM], {"X-HTTP-Method-Override": "delete"}, 200, id="delete-scope"),
+        pytest.param(
+            [GET_ITEM, DELETE_ITEM],
+            {"X-HTTP-Method-Override": "DELETE", "X-Method-Override": "PUT"},
+            400,
+            id="conflicting",
+        ),
+        pytest.param([GET_ITEM], {"X-HTTP-Method-Override": "DE LETE"}, 400, id="not-a-method"),
+    ],
+)
+async def test_method_override_honoured(
+    scopes: list[str], headers: dict[str, str], status: int
+) -> None:
+    app = hardened_app(method_override="honour")
+
+    response = await send_request(
+        app, "GET", "/items/1", {**headers, **bearer(make_token(*scopes))}
+    )
+
+    assert response.status_code == status
+
+
+PREFLIGHT = {"Origin": "https://app.example.test", "Access-Control-Request-Method": "DELETE"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("url", "headers", "options", "status"),
+    [
+        pytest.param("/items/1", PREFLIGHT, {}, 405, id="preflight-reaches-app"),
+        pytest.param("/items/1", {"Origin": "https://x.test"}, {}, 401, id="origin-only"),
+        pytest.param("/items/1", {}, {}, 401, id="plain-options"),
+        pytest.param("/probe", PREFLIGHT, {}, 401, id="options-route-checked"),
+        pytest.param("/items/1", PREFLIGHT, {"cors_preflight": False}, 401, id="turned-off"),
+    ],
+)
+async def test_cors_preflight(
+    url: str, headers: dict[str, str], options: dict[str, Any], status: int
+) -> None:
+    """A preflight reaches the app, whose router answers 405 here as no CORS middleware
+    runs, while any other OPTIONS request needs a token."""
+    response = await send_request(hardened_app(**options), "OPTIONS", url, headers)
+
+    assert response.status_code == status
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("limit", "status"),
+    [
+        pytest.param(None, 401, id="default-8-kib"),
+        pytest.param(20_000, 200, id="raised"),
+    ],
+)
+async def test_authorization_size_limit(limit: int | None, status: int) -> None:
+    token = make_token(GET_ITEM, padding="x" * 9000)
+    options = {} if limit is None else {"max_authorization_bytes": limit}
+
+    response = await send_request(hardened_app(**options), "GET", "/items/1", bearer(token))
+
+    assert response.status_code == status
+    if status == 401:
+        assert "longer than 8192 bytes" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"method_override": "allow"}, "method_override", id="override"),
+        pytest.param({"cors_preflight": "yes"}, "cors_preflight", id="preflight"),
+        pytest.param({"max_authorization_bytes": 8}, "at least 16", id="tiny-limit"),
+        pytest.param({"max_authorization_bytes": True}, "max_authorization_bytes", id="bool"),
+    ],
+)
+def test_hardening_options_validated(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        hardened_app(**options)

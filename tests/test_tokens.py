@@ -379,7 +379,7 @@ def _unsigned(keys: Keys) -> str:
             "secret",
             "HS256",
             lambda keys: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn",
-            "not a well-formed JWT",
+            "an encrypted JWT",
             id="jwe-five-parts",
         ),
         pytest.param(

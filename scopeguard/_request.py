@@ -1,0 +1,72 @@
+"""The parts of a request's headers and query that the middleware reads, gathered in one pass."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import parse_qsl
+
+from scopeguard.errors import BadRequest
+
+__all__ = ["OVERRIDE_HEADERS", "RequestHeaders", "method_override", "scan_headers"]
+
+#: Headers that some frameworks read to replace the request method.
+OVERRIDE_HEADERS: Final = (b"x-http-method-override", b"x-method-override", b"x-http-method")
+_OVERRIDE_PARAMETER: Final = "_method"
+# An HTTP method name is a token: one or more of these characters.
+_METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+@dataclass
+class RequestHeaders:
+    """The headers the middleware reads: values in the order the request sent them."""
+
+    authorization: list[bytes] = field(default_factory=list)
+    host: bytes | None = None
+    origin: bytes | None = None
+    preflight_method: bytes | None = None
+    overrides: list[bytes] = field(default_factory=list)
+
+
+def scan_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
+    """Return the headers the middleware reads. ASGI servers send header names lower-cased."""
+    found = RequestHeaders()
+    for name, value in headers:
+        if name == b"authorization":
+            found.authorization.append(value)
+        elif name == b"host":
+            if found.host is None:
+                found.host = value
+        elif name == b"origin":
+            found.origin = value
+        elif name == b"access-control-request-method":
+            found.preflight_method = value
+        elif name in OVERRIDE_HEADERS:
+            found.overrides.append(value)
+    return found
+
+
+def method_override(headers: RequestHeaders, query_string: bytes) -> str | None:
+    """Return the method a request asks to be treated as, or ``None`` when it asks none.
+
+    The request asks through a method-override header or a ``_method`` query parameter.
+    Raises :class:`BadRequest` when it names more than one method or a value that is not a
+    method.
+    """
+    values = [value.decode("latin-1").strip() for value in headers.overrides]
+    # "method" also finds an encoded name such as "%5Fmethod", which frameworks decode.
+    if b"method" in query_string:
+        query = query_string.decode("latin-1")
+        values += [value for name, value in parse_qsl(query) if name == _OVERRIDE_PARAMETER]
+    if not values:
+        return None
+
+    methods = {value.upper() for value in values}
+    if len(methods) > 1:
+        raise BadRequest("the request asks for more than one method override")
+    method = methods.pop()
+    if _METHOD_TOKEN.fullmatch(method) is None:
+        raise BadRequest("the method override is not a valid method name")
+    return method
