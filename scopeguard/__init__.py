@@ -45,6 +45,7 @@ from scopeguard.middleware import (
     route_path,
 )
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
+from scopeguard.request_target import TargetChecks, target_problem
 from scopeguard.routefile import (
     ROUTE_KEYS,
     dump_routes,
@@ -127,6 +128,7 @@ __all__ = [
     "ScopeSyntaxError",
     "Secret",
     "Severity",
+    "TargetChecks",
     "TokenInfo",
     "TokenUser",
     "TokenVerifier",
@@ -158,5 +160,6 @@ __all__ = [
     "routes_to_data",
     "scope_resource",
     "scopes_from_claims",
+    "target_problem",
     "token_from_authorization",
 ]

@@ -14,7 +14,8 @@ from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
 from scopeguard.bearer import MAX_AUTHORIZATION_BYTES, token_from_authorization
 from scopeguard.errors import BadRequest, ConfigurationError, Denial
 from scopeguard.introspect import routes_from_app
-from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
+from scopeguard.policy import Decision, Policy, Reason, Unmatched
+from scopeguard.request_target import TargetChecks, target_problem
 from scopeguard.responses import DenialResponse, send_denial, validate_realm
 from scopeguard.table import WEBSOCKET, Resolution, Route, RouteTable
 from scopeguard.tokens import TokenInfo, TokenVerifier
@@ -27,6 +28,8 @@ logger = logging.getLogger("scopeguard.middleware")
 
 #: Key of the :class:`~scopeguard.policy.Decision` in ``scope["state"]`` (``request.state``).
 STATE_KEY = "scopeguard"
+
+DEFAULT_TARGET_CHECKS = TargetChecks()
 
 
 class TokenUser(BaseUser):
@@ -84,6 +87,12 @@ class ScopeGuardMiddleware:
         Put Starlette's ``CORSMiddleware`` inside scopeguard so it answers them.
     :param max_authorization_bytes: longest ``Authorization`` header accepted, in bytes
         (default 8192). A longer one gets 401 before any of it is decoded.
+    :param target_checks: which request-target checks run before a decision (encoded
+        slashes, control characters, dot segments, double encoding, backslashes). All are
+        on by default; a failing one gets 400.
+
+        .. warning:: Each check turned off lets through targets that a proxy, router or
+           handler may read differently from scopeguard. See docs/security.md.
 
     Raises :class:`ConfigurationError` for an invalid option; routes are validated when
     the table is built.
@@ -100,6 +109,7 @@ class ScopeGuardMiddleware:
         method_override: MethodOverride = "reject",
         cors_preflight: bool = True,
         max_authorization_bytes: int = MAX_AUTHORIZATION_BYTES,
+        target_checks: TargetChecks = DEFAULT_TARGET_CHECKS,
     ) -> None:
         verify = getattr(verifier, "verify", None)
         if not isinstance(verifier, TokenVerifier) or not inspect.iscoroutinefunction(verify):
@@ -133,6 +143,12 @@ class ScopeGuardMiddleware:
                 "max_authorization_bytes must be an integer of at least 16, "
                 f"got {max_authorization_bytes!r}"
             )
+        if not isinstance(target_checks, TargetChecks):
+            raise ConfigurationError(
+                "target_checks must be a scopeguard.TargetChecks, got "
+                f"{type(target_checks).__name__}"
+            )
+        self.target_checks = target_checks
         self.app = app
         self.verifier = verifier
         self.method_override: MethodOverride = method_override
@@ -186,7 +202,7 @@ class ScopeGuardMiddleware:
             response = DenialResponse(denial.status_code, denial.reason, denial.error_code)
             await send_denial(self.realm, response, scope, receive, send)
             return
-        problem = path_problem(path)
+        problem = target_problem(scope["path"], scope.get("raw_path"), self.target_checks)
         if problem is not None:
             response = DenialResponse(400, problem, "invalid_request")
             await send_denial(self.realm, response, scope, receive, send)

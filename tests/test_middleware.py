@@ -43,6 +43,7 @@ from scopeguard import (
     JWTVerifier,
     Route,
     ScopeGuardMiddleware,
+    TargetChecks,
     TokenInfo,
 )
 from scopeguard._types import ASGIApp, Message, Scope
@@ -144,6 +145,7 @@ def create_app(
     *,
     verifier: Any = None,
     unmatched: str = "deny",
+    target_checks: TargetChecks | None = None,
 ) -> ScopeGuardMiddleware:
     events = lifespan_events if lifespan_events is not None else []
 
@@ -171,6 +173,7 @@ def create_app(
         verifier=verifier or JWTVerifier(key=SECRET, algorithms=["HS256"]),
         realm=REALM,
         unmatched=unmatched,  # type: ignore[arg-type]
+        target_checks=target_checks or TargetChecks(),
     )
 
 
@@ -411,11 +414,23 @@ async def test_decoded_path_allowed(
 
 
 @pytest.mark.anyio
-async def test_encoded_slash_needs_decoded_route(client: httpx.AsyncClient) -> None:
-    # %2F decodes to "/" in ASGI's path, so this is the export route for the middleware and
-    # for Starlette alike, and the course scope does not grant it.
-    denied = await client.get("/api/v1/courses/7%2Fexport", headers=bearer(make_token(COURSE)))
-    allowed = await client.get("/api/v1/courses/7%2Fexport", headers=bearer(make_token(EXPORT)))
+async def test_encoded_slash_rejected(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/courses/7%2Fexport", headers=bearer(make_token(EXPORT)))
+
+    assert response.status_code == 400
+    assert "encoded slash (%2F)" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.anyio
+async def test_encoded_slash_allowed_needs_decoded_route() -> None:
+    # With the check off, %2F decodes to "/" in ASGI's path, so this is the export route for
+    # the middleware and for Starlette alike, and the course scope does not grant it.
+    app = create_app(target_checks=TargetChecks(encoded_slashes=False))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        url = "/api/v1/courses/7%2Fexport"
+        denied = await client.get(url, headers=bearer(make_token(COURSE)))
+        allowed = await client.get(url, headers=bearer(make_token(EXPORT)))
 
     assert denied.status_code == 403
     assert f'scope="{EXPORT}"' in denied.headers["www-authenticate"]
@@ -546,16 +561,20 @@ DENIAL_CASES = [
     pytest.param(
         "GET", "/api/v1/courses/7%0A", bearer(make_token(COURSE)),
         Denied(
-            400, "the request path contains a control character",
-            _challenge("invalid_request", "the request path contains a control character"),
+            400, "the request path contains an encoded control character (%0A)",
+            _challenge(
+                "invalid_request", "the request path contains an encoded control character (%0A)"
+            ),
         ),
         id="encoded-newline",
     ),
     pytest.param(
         "GET", "/api/v1/courses/%00", {},
         Denied(
-            400, "the request path contains a control character",
-            _challenge("invalid_request", "the request path contains a control character"),
+            400, "the request path contains an encoded control character (%00)",
+            _challenge(
+                "invalid_request", "the request path contains an encoded control character (%00)"
+            ),
         ),
         id="encoded-nul-no-token",
     ),
