@@ -49,9 +49,9 @@ def scan_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
 
 
 def method_override(headers: RequestHeaders, query_string: bytes) -> str | None:
-    """Return the method a request asks to be treated as, or ``None`` when it asks none.
+    """Return the method that a request overrides its own with, or ``None`` when it has none.
 
-    The request asks through a method-override header or a ``_method`` query parameter.
+    A request names an override in a method-override header or a ``_method`` query parameter.
     Raises :class:`BadRequest` when it names more than one method or a value that is not a
     method.
     """

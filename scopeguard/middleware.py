@@ -74,7 +74,7 @@ class ScopeGuardMiddleware:
     :param verifier: verifies bearer tokens, for example a :class:`~scopeguard.JWTVerifier`.
     :param realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
     :param unmatched: ``"deny"`` (default) or ``"pass"``; see :class:`~scopeguard.Policy`.
-    :param method_override: ``"reject"`` (default) answers 400 to a request with an
+    :param method_override: ``"reject"`` (default) responds with 400 to a request with an
         ``X-HTTP-Method-Override``, ``X-Method-Override`` or ``X-HTTP-Method`` header or a
         ``_method`` query parameter, because a framework downstream may run the request as
         that method. ``"honour"`` decides on the overriding method instead.
@@ -212,7 +212,7 @@ class ScopeGuardMiddleware:
         host = headers.host.decode("latin-1") if headers.host is not None else None
         resolution = table.resolve(method, path, host)
         if self._is_cors_preflight(method, headers, resolution):
-            # The app's CORS middleware answers it. A path with its own OPTIONS route is
+            # The app's CORS middleware responds to it. A path with its own OPTIONS route is
             # checked like any other request instead, so the headers cannot open that route.
             decision = policy.decide_resolved(resolution, method, path, None)
             await self._forward(scope, receive, send, decision)
