@@ -56,10 +56,15 @@ def method_override(headers: RequestHeaders, query_string: bytes) -> str | None:
     method.
     """
     values = [value.decode("latin-1").strip() for value in headers.overrides]
-    # "method" also finds an encoded name such as "%5Fmethod", which frameworks decode.
-    if b"method" in query_string:
-        query = query_string.decode("latin-1")
-        values += [value for name, value in parse_qsl(query) if name == _OVERRIDE_PARAMETER]
+    # Frameworks decode parameter names, so a query with any escape is parsed as well.
+    # ";" separates parameters for some of them, and a blank value still names an override.
+    if b"method" in query_string or b"%" in query_string:
+        query = query_string.decode("latin-1").replace(";", "&")
+        values += [
+            value
+            for name, value in parse_qsl(query, keep_blank_values=True)
+            if name == _OVERRIDE_PARAMETER
+        ]
     if not values:
         return None
 

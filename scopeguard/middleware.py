@@ -195,16 +195,16 @@ class ScopeGuardMiddleware:
             return
 
         path = route_path(scope)
+        problem = target_problem(scope["path"], scope.get("raw_path"), self.target_checks)
+        if problem is not None:
+            response = DenialResponse(400, problem, "invalid_request")
+            await send_denial(self.realm, response, scope, receive, send)
+            return
         headers = scan_headers(scope["headers"])
         try:
             method = self._method(scope, headers)
         except Denial as denial:
             response = DenialResponse(denial.status_code, denial.reason, denial.error_code)
-            await send_denial(self.realm, response, scope, receive, send)
-            return
-        problem = target_problem(scope["path"], scope.get("raw_path"), self.target_checks)
-        if problem is not None:
-            response = DenialResponse(400, problem, "invalid_request")
             await send_denial(self.realm, response, scope, receive, send)
             return
 

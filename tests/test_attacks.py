@@ -1,0 +1,397 @@
+"""Attacks on the demo app's request handling, sent as raw HTTP/1.1 over a plain socket.
+
+The app from ``scopeguard.demo.create_app`` runs under uvicorn on 127.0.0.1. Each request
+is written byte for byte, so no client normalises its target or headers before uvicorn
+parses them. Every attack is paired with a legitimate request that must still pass. A
+hypothesis test then sends random targets and ``Authorization`` values in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+from starlette.types import ASGIApp
+
+from scopeguard.demo import COURSES_TOKEN_SCOPES, FILES_TOKEN_SCOPES, create_app
+
+TokenMinter = Callable[[Sequence[str]], str]
+
+#: Seconds each connect, send and receive on a raw socket may take.
+SOCKET_TIMEOUT = 5.0
+
+#: Maximum bytes read while looking for the end of the status line.
+MAX_STATUS_LINE_BYTES = 1024
+
+#: Placeholders in a case's header lines, replaced by a token or the server's address.
+FILES_TOKEN = "{files_token}"
+COURSES_TOKEN = "{courses_token}"
+SERVER_HOST = "{host}"
+
+#: A route the files token may read and the courses token may not.
+DOWNLOAD = "/courses/1/files/2/download"
+
+#: The only route the courses token may read.
+COURSES = "/api/v1/courses"
+
+FILES_AUTH = f"Authorization: Bearer {FILES_TOKEN}"
+COURSES_AUTH = f"Authorization: Bearer {COURSES_TOKEN}"
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A request line and header lines, sent exactly as written.
+
+    ``target`` and ``headers`` may contain the placeholders above. A ``Host`` line naming
+    the server is added first unless ``headers`` already has one, and ``Connection: close``
+    is added last.
+    """
+
+    method: str
+    target: str
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Server:
+    """The demo app's address and a token for each of its two scope sets."""
+
+    host: str
+    port: int
+    files_token: str
+    courses_token: str
+
+
+def render(request: RawRequest, server: Server) -> bytes:
+    """Build the bytes of ``request`` for ``server``, with the placeholders replaced."""
+    address = f"{server.host}:{server.port}"
+    lines = [f"{request.method} {request.target} HTTP/1.1"]
+    if not any(line.lower().startswith("host:") for line in request.headers):
+        lines.append(f"Host: {address}")
+    lines.extend(request.headers)
+    lines.append("Connection: close")
+
+    text = "\r\n".join(lines) + "\r\n\r\n"
+    text = text.replace(FILES_TOKEN, server.files_token)
+    text = text.replace(COURSES_TOKEN, server.courses_token)
+    return text.replace(SERVER_HOST, address).encode("latin-1")
+
+
+def send_raw(server: Server, request: RawRequest) -> int:
+    """Send ``request`` on a new connection and return the status code of the response.
+
+    Raises ``TimeoutError`` when a socket operation takes longer than ``SOCKET_TIMEOUT``,
+    and ``AssertionError`` when the server closes before a whole status line arrives.
+    """
+    with socket.create_connection((server.host, server.port), timeout=SOCKET_TIMEOUT) as conn:
+        conn.settimeout(SOCKET_TIMEOUT)
+        conn.sendall(render(request, server))
+        received = b""
+        while b"\r\n" not in received and len(received) < MAX_STATUS_LINE_BYTES:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+
+    status_line = received.partition(b"\r\n")[0]
+    assert status_line.startswith(b"HTTP/1.1 "), f"no status line in {received[:200]!r}"
+    return int(status_line.split(b" ")[1])
+
+
+@pytest.fixture(scope="module")
+def server(
+    serve_asgi_module: Callable[[ASGIApp], str], demo_secret: str, mint_demo_token: TokenMinter
+) -> Server:
+    url = urlsplit(serve_asgi_module(create_app(demo_secret)))
+    assert url.hostname is not None
+    assert url.port is not None
+    return Server(
+        host=url.hostname,
+        port=url.port,
+        files_token=mint_demo_token(FILES_TOKEN_SCOPES),
+        courses_token=mint_demo_token(COURSES_TOKEN_SCOPES),
+    )
+
+
+def authorized_get(target: str, *headers: str) -> RawRequest:
+    """Return a GET of ``target`` with the files token and ``headers``."""
+    return RawRequest("GET", target, (FILES_AUTH, *headers))
+
+
+def case(request: RawRequest, *statuses: int, id: str) -> object:
+    return pytest.param(request, frozenset(statuses), id=id)
+
+
+# Every status in a case's set is acceptable. A case with one status expects exactly it.
+CASES = [
+    # Encoded slashes: a router that splits raw_path would see one segment, not two.
+    case(authorized_get("/courses/1/files/2%2F3/download"), 400, id="slash-2F"),
+    case(authorized_get("/courses/1/files/2%2f3/download"), 400, id="slash-2f"),
+    case(authorized_get("/courses/1/files/2%5C3/download"), 400, id="backslash-5C"),
+    case(authorized_get("/courses/1/files/2%5c3/download"), 400, id="backslash-5c"),
+    case(authorized_get("/courses/1/files/%41/download"), 200, id="escape-41-ok"),
+    # Dot segments: file_id ".." matches the download route for scopeguard, but a
+    # component that removes dot segments reads /courses/1/download instead.
+    case(authorized_get("/courses/1/files/../download"), 400, id="dots"),
+    case(authorized_get("/courses/1/files/%2e%2e/download"), 400, id="dots-2e"),
+    case(authorized_get("/courses/1/files/%2E%2E/download"), 400, id="dots-2E"),
+    case(authorized_get("/courses/1/files/.%2e/download"), 400, id="dots-mixed"),
+    case(authorized_get("/courses/1/files/..;/download"), 400, id="dots-semicolon"),
+    case(authorized_get("/courses/1/files/./download"), 400, id="dot"),
+    case(authorized_get("/courses/1/files/..foo/download"), 200, id="dots-prefix-ok"),
+    case(authorized_get("/courses/1/files/foo../download"), 200, id="dots-suffix-ok"),
+    # Encoded control characters arrive decoded in scope["path"].
+    case(authorized_get("/courses/1/files/2%00/download"), 400, id="nul"),
+    case(authorized_get("/courses/1/files/2/download%0A"), 400, id="newline-end"),
+    case(authorized_get("/courses/1/files/2%0d%0aX:1/download"), 400, id="crlf"),
+    case(authorized_get("/courses/1/files/2%7F/download"), 400, id="del"),
+    case(authorized_get("/courses/1/files/2%203/download"), 200, id="space-ok"),
+    # Double encoding: a second decoding would turn %252F into a slash.
+    case(authorized_get("/courses/1/files/2%252F3/download"), 400, id="double-2F"),
+    case(authorized_get("/courses/1/files/%252e%252e/download"), 400, id="double-dots"),
+    case(authorized_get("/courses/1/files/%25%34%31/download"), 400, id="double-spelled"),
+    case(authorized_get(f"{DOWNLOAD}?name=100%25"), 200, id="percent-query-ok"),
+    case(authorized_get(f"{DOWNLOAD}?name=%252F"), 200, id="double-query-ok"),
+    # A literal backslash is a separator for Windows file APIs. h11 0.16 accepts it in
+    # the request target, so the 400 comes from scopeguard.
+    case(authorized_get("/courses/1/files/2\\3/download"), 400, id="backslash"),
+    case(authorized_get("/courses/1/files/2\\..\\..\\download"), 400, id="backslash-dots"),
+    # Method overrides: a framework downstream could run the request as DELETE.
+    case(authorized_get(DOWNLOAD, "X-HTTP-Method-Override: DELETE"), 400, id="override-header"),
+    case(authorized_get(DOWNLOAD, "X-Method-Override: DELETE"), 400, id="override-x-method"),
+    case(authorized_get(DOWNLOAD, "X-HTTP-Method: DELETE"), 400, id="override-http-method"),
+    case(authorized_get(DOWNLOAD, "x-http-method-override: GET"), 400, id="override-same-method"),
+    case(authorized_get(f"{DOWNLOAD}?_method=DELETE"), 400, id="override-query"),
+    case(authorized_get(f"{DOWNLOAD}?%5Fmethod=DELETE"), 400, id="override-query-encoded"),
+    case(authorized_get(f"{DOWNLOAD}?a=1&_method=delete"), 400, id="override-query-second"),
+    case(authorized_get(f"{DOWNLOAD}?_meth%6Fd=DELETE"), 400, id="override-escaped-letter"),
+    case(
+        authorized_get(f"{DOWNLOAD}?%5F%6D%65%74%68%6F%64=DELETE"), 400, id="override-all-escaped"
+    ),
+    case(authorized_get(f"{DOWNLOAD}?x=1;_method=DELETE"), 400, id="override-after-semicolon"),
+    case(authorized_get(f"{DOWNLOAD}?_method="), 400, id="override-blank"),
+    case(authorized_get(f"{DOWNLOAD}?name=%41"), 200, id="query-escape-ok"),
+    case(authorized_get(f"{DOWNLOAD}?page=2"), 200, id="query-ok"),
+    case(authorized_get(f"{DOWNLOAD}?payment_method=card"), 200, id="query-method-suffix-ok"),
+    # CORS preflights pass to the app without a token. Starlette returns 405, because
+    # the demo has no CORSMiddleware and its routes take GET and HEAD only.
+    case(
+        RawRequest(
+            "OPTIONS",
+            DOWNLOAD,
+            ("Origin: http://app.example", "Access-Control-Request-Method: GET"),
+        ),
+        405,
+        id="preflight-ok",
+    ),
+    case(RawRequest("OPTIONS", DOWNLOAD), 401, id="options-no-token"),
+    case(
+        RawRequest("OPTIONS", DOWNLOAD, ("Origin: http://app.example",)), 401, id="options-origin"
+    ),
+    case(
+        RawRequest(
+            "GET",
+            DOWNLOAD,
+            ("Origin: http://app.example", "Access-Control-Request-Method: GET"),
+        ),
+        401,
+        id="preflight-headers-on-get",
+    ),
+    # Authorization headers: size and count.
+    case(authorized_get(DOWNLOAD), 200, id="token-ok"),
+    case(RawRequest("GET", DOWNLOAD, ("Authorization: Bearer " + "a" * 8200,)), 401, id="huge"),
+    case(RawRequest("GET", DOWNLOAD, (FILES_AUTH, FILES_AUTH)), 400, id="two-headers"),
+    case(
+        RawRequest("GET", DOWNLOAD, (FILES_AUTH, "Authorization: Basic eDp5")),
+        400,
+        id="two-schemes",
+    ),
+    case(RawRequest("GET", DOWNLOAD), 401, id="no-token"),
+    # Methods: only GET and HEAD have routes, and method names are case-sensitive.
+    case(RawRequest("get", DOWNLOAD, (FILES_AUTH,)), 400, 405, id="lower-get"),
+    case(RawRequest("FOO", DOWNLOAD, (FILES_AUTH,)), 400, 405, id="unknown-method"),
+    case(RawRequest("DELETE", DOWNLOAD, (FILES_AUTH,)), 405, id="delete"),
+    case(RawRequest("HEAD", DOWNLOAD, (FILES_AUTH,)), 200, id="head-ok"),
+    # Forwarding and rewrite headers: the courses token must not reach the download route,
+    # whatever the headers claim, and keeps reaching its own route.
+    case(RawRequest("GET", DOWNLOAD, (COURSES_AUTH,)), 403, id="courses-token"),
+    case(RawRequest("GET", COURSES, (COURSES_AUTH,)), 200, id="courses-token-ok"),
+    case(
+        RawRequest("GET", DOWNLOAD, (COURSES_AUTH, f"X-Original-URL: {COURSES}")),
+        403,
+        id="original-url",
+    ),
+    case(
+        RawRequest("GET", DOWNLOAD, (COURSES_AUTH, f"X-Rewrite-URL: {COURSES}")),
+        403,
+        id="rewrite-url",
+    ),
+    case(
+        RawRequest(
+            "GET",
+            DOWNLOAD,
+            (
+                COURSES_AUTH,
+                "X-Forwarded-For: 10.0.0.1",
+                "X-Forwarded-Host: admin.example",
+                "X-Forwarded-Proto: https",
+                "X-Forwarded-Prefix: /api/v1",
+                f"X-Forwarded-Uri: {COURSES}",
+            ),
+        ),
+        403,
+        id="forwarded",
+    ),
+    case(
+        RawRequest("GET", DOWNLOAD, ("Host: admin.example", COURSES_AUTH)),
+        403,
+        id="other-host",
+    ),
+    case(
+        RawRequest(
+            "GET",
+            COURSES,
+            (
+                COURSES_AUTH,
+                f"X-Original-URL: {DOWNLOAD}",
+                f"X-Rewrite-URL: {DOWNLOAD}",
+                "X-Forwarded-Host: admin.example",
+                "X-Forwarded-Prefix: /courses/1/files/2",
+            ),
+        ),
+        200,
+        id="rewrite-headers-ok",
+    ),
+    case(
+        RawRequest("GET", COURSES, ("Host: admin.example", COURSES_AUTH)),
+        200,
+        id="other-host-ok",
+    ),
+    # uvicorn 0.55 with h11 puts a whole absolute-form target into scope["path"], so no
+    # route matches it and even the files token is denied.
+    case(
+        RawRequest("GET", f"http://admin.example{DOWNLOAD}", (COURSES_AUTH,)),
+        403,
+        id="absolute",
+    ),
+    case(
+        RawRequest("GET", f"http://{SERVER_HOST}{DOWNLOAD}", (FILES_AUTH,)),
+        403,
+        id="absolute-files-token",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), CASES)
+def test_raw_request(server: Server, raw: RawRequest, expected: frozenset[int]) -> None:
+    status = send_raw(server, raw)
+
+    assert status in expected, f"{raw} got {status}, expected one of {sorted(expected)}"
+
+
+AUTHORIZATION_SCHEMES = ("Bearer ", "bearer ", "Basic ", "Bearer", "")
+
+#: Scopes for the minted tokens: the demo's own, near misses and arbitrary text.
+FUZZ_SCOPES = st.one_of(
+    st.sampled_from([*FILES_TOKEN_SCOPES, "url:GET|/courses/:course_id/files/:file_id/preview"]),
+    st.text(alphabet=string.printable.strip(), min_size=1, max_size=40),
+)
+
+#: Path pieces: printable ASCII without "?" and "#", which would end the path, and
+#: escapes of any byte.
+PATH_PIECES = st.one_of(
+    st.text(alphabet=string.printable.strip().replace("?", "").replace("#", ""), max_size=8),
+    st.integers(min_value=0, max_value=255).map(lambda byte: f"%{byte:02X}"),
+    st.sampled_from(["/", "..", "%2e", "courses/1/files/2/download", "api/v1/courses"]),
+)
+
+DEMO_PATHS = (
+    DOWNLOAD,
+    f"{DOWNLOAD}.pdf",
+    "/courses/1/files/2/preview",
+    "/files/2/download",
+    COURSES,
+    "/api/v1/accounts/1/scopes",
+    "/health",
+)
+
+
+def insert_piece(path: str, piece: str, position: int) -> str:
+    """Insert ``piece`` into ``path`` after the leading slash, which a target must keep."""
+    position = min(max(position, 1), len(path))
+    return path[:position] + piece + path[position:]
+
+
+#: Random paths, and demo routes with one random piece inserted, so that tokens with the
+#: right scope also reach the decision and the app.
+PATHS = st.one_of(
+    st.lists(PATH_PIECES, max_size=12).map(lambda pieces: "/" + "".join(pieces)),
+    st.sampled_from(DEMO_PATHS),
+    st.builds(
+        insert_piece,
+        st.sampled_from(DEMO_PATHS),
+        PATH_PIECES,
+        st.integers(min_value=0, max_value=40),
+    ),
+)
+
+#: Header values without CR, LF or NUL, which h11 rejects in a header. Any other byte may occur.
+HEADER_BYTES = st.binary(max_size=200).map(
+    lambda value: value.replace(b"\r", b"").replace(b"\n", b"").replace(b"\0", b"")
+)
+
+
+@pytest.fixture(scope="module")
+def demo_app(demo_secret: str) -> ASGIApp:
+    return create_app(demo_secret)
+
+
+async def fuzz_get(app: ASGIApp, path: str, authorization: bytes | None) -> httpx.Response:
+    """Send a GET of ``path`` to ``app`` in-process, with the target set byte for byte.
+
+    The target goes in as ``raw_path``, because httpx would read a path such as ``//x``
+    given as a string as an authority.
+    """
+    url = httpx.URL("http://testserver").copy_with(raw_path=path.encode("ascii"))
+    headers = {b"authorization": authorization} if authorization is not None else {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+        return await client.get(url, headers=headers)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    path=PATHS,
+    scheme=st.sampled_from(AUTHORIZATION_SCHEMES),
+    credentials=st.one_of(
+        st.none(),
+        HEADER_BYTES,
+        st.lists(FUZZ_SCOPES, max_size=4),
+    ),
+)
+def test_fuzz_no_server_error(
+    demo_app: ASGIApp,
+    mint_demo_token: TokenMinter,
+    path: str,
+    scheme: str,
+    credentials: bytes | list[str] | None,
+) -> None:
+    # A list of scopes becomes a validly signed token, and bytes are sent as they are.
+    if isinstance(credentials, list):
+        authorization: bytes | None = (scheme + mint_demo_token(credentials)).encode("ascii")
+    elif credentials is not None:
+        authorization = scheme.encode("ascii") + credentials
+    else:
+        authorization = None
+
+    response = asyncio.run(fuzz_get(demo_app, path, authorization))
+    event(f"status {response.status_code}")
+
+    assert response.status_code < 500, (path, authorization, response.text)
