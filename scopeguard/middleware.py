@@ -83,8 +83,8 @@ class ScopeGuardMiddleware:
            one, requests can run as a method scopeguard did not check.
     :param cors_preflight: when true (default), an ``OPTIONS`` request with ``Origin`` and
         ``Access-Control-Request-Method`` headers passes to the app without a token, for its
-        CORS middleware to answer, unless the path has an ``OPTIONS`` route of its own.
-        Put Starlette's ``CORSMiddleware`` inside scopeguard so it answers them.
+        CORS middleware to respond to, unless the path has an ``OPTIONS`` route of its own.
+        Put Starlette's ``CORSMiddleware`` inside scopeguard so it responds to them.
     :param max_authorization_bytes: longest ``Authorization`` header accepted, in bytes
         (default 8192). A longer one gets 401 before any of it is decoded.
     :param target_checks: which request-target checks run before a decision (encoded

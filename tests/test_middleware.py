@@ -1116,8 +1116,8 @@ PREFLIGHT = {"Origin": "https://app.example.test", "Access-Control-Request-Metho
 async def test_cors_preflight(
     url: str, headers: dict[str, str], options: dict[str, Any], status: int
 ) -> None:
-    """A preflight reaches the app, whose router answers 405 here as no CORS middleware
-    runs, while any other OPTIONS request needs a token."""
+    """A preflight reaches the app, whose router responds with 405 here because no CORS
+    middleware runs, while any other OPTIONS request needs a token."""
     response = await send_request(hardened_app(**options), "OPTIONS", url, headers)
 
     assert response.status_code == status
