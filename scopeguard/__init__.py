@@ -57,6 +57,7 @@ from scopeguard.routefile import (
 from scopeguard.scopes import (
     HTTP_METHODS,
     ROUTE_SCOPE_PREFIX,
+    SCOPE_VERBS,
     RouteScope,
     format_scope,
     is_route_scope,
@@ -96,6 +97,7 @@ __all__ = [
     "ROUTE_KEYS",
     "ROUTE_METHODS",
     "ROUTE_SCOPE_PREFIX",
+    "SCOPE_VERBS",
     "STATE_KEY",
     "WEBSOCKET",
     "BadRequest",

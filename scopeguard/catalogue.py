@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from scopeguard._types import Receive, Scope, Send
 from scopeguard.errors import ConfigurationError
 from scopeguard.responses import DenialResponse, response_body
-from scopeguard.scopes import HTTP_METHODS, ROUTE_SCOPE_PREFIX, parse_scope
+from scopeguard.scopes import ROUTE_SCOPE_PREFIX, SCOPE_VERBS, parse_scope
 from scopeguard.table import Route
 
 __all__ = ["GROUP_BY_FIELDS", "GroupBy", "ScopeCatalogueEndpoint", "ScopeInfo", "build_catalogue"]
@@ -82,10 +82,10 @@ class ScopeInfo:
                     f"catalogue scope {self.scope!r}: {name} must be a string or None, "
                     f"got {type(value).__name__}"
                 )
-        if self.verb is not None and self.verb not in HTTP_METHODS:
+        if self.verb is not None and self.verb not in SCOPE_VERBS:
             raise ConfigurationError(
                 f"catalogue scope {self.scope!r}: unknown verb {self.verb!r}; "
-                f"use one of {', '.join(sorted(HTTP_METHODS))}"
+                f"use one of {', '.join(sorted(SCOPE_VERBS))}"
             )
 
         # A prefix in another case ("URL:") is parsed too, so that parse_scope rejects it

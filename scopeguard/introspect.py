@@ -6,7 +6,8 @@ request to the route Starlette dispatches (``first_declared`` precedence):
 
 * ``Route`` and FastAPI's ``APIRoute``: one route per method. Starlette adds HEAD to every
   route with GET; that HEAD route carries the GET scope (``scope_method="GET"``).
-* ``WebSocketRoute``: a ``WEBSOCKET`` route, which only handshakes match.
+* ``WebSocketRoute``: a ``WEBSOCKET`` route, which only handshakes match. Its scope has
+  the verb ``GET``, or the one given as ``websocket_scope_method``.
 * ``Mount``: its routes under its prefix, path parameters in the prefix included. A
   mounted app whose routes cannot be read (``StaticFiles``, a plain ASGI app) becomes one
   ``{path:path}`` route under the prefix per method in ``opaque_methods``.
@@ -32,7 +33,7 @@ from starlette.routing import BaseRoute, Host, Mount, WebSocketRoute
 from starlette.routing import Route as StarletteRoute
 
 from scopeguard.errors import ConfigurationError
-from scopeguard.scopes import HTTP_METHODS
+from scopeguard.scopes import HTTP_METHODS, SCOPE_VERBS
 from scopeguard.table import WEBSOCKET, Route, RouteTable
 
 __all__ = ["public", "routes_from_app", "scope_resource"]
@@ -97,6 +98,7 @@ def routes_from_app(
     api_prefix: str | None = None,
     opaque_methods: Sequence[str] | Mapping[str, Sequence[str]] = ("GET",),
     public_paths: Collection[str] = (),
+    websocket_scope_method: str = "GET",
 ) -> RouteTable:
     """Build a ``first_declared`` route table from a Starlette or FastAPI app's router.
 
@@ -110,6 +112,9 @@ def routes_from_app(
         mount. GET brings HEAD with it, as in Starlette. Default: GET and HEAD.
     :param public_paths: full route paths in Starlette syntax, mount prefixes included
         (``"/health"``, ``"/openapi.json"``), whose routes need no token.
+    :param websocket_scope_method: the verb in the scope of websocket routes: ``"GET"``
+        (default), as a handshake is an HTTP GET, or ``"WEBSOCKET"`` to give each websocket
+        route a scope that no GET route on the same path shares.
 
     Raises :class:`ConfigurationError` when the app has no readable router, a route has a
     method or path that a scope cannot express, or an option is invalid.
@@ -125,7 +130,12 @@ def routes_from_app(
             f"public_paths must be a list of paths, not the string {public_paths!r}; "
             f"write public_paths=[{public_paths!r}]"
         )
-    reader = _Reader(api_prefix, opaque_methods, frozenset(public_paths))
+    if websocket_scope_method not in SCOPE_VERBS:
+        raise ConfigurationError(
+            f"websocket_scope_method must be one of {', '.join(sorted(SCOPE_VERBS))}, "
+            f"got {websocket_scope_method!r}"
+        )
+    reader = _Reader(api_prefix, opaque_methods, frozenset(public_paths), websocket_scope_method)
     # Marks on the app or router passed in apply to all its routes, as on a Mount.
     reader.walk(
         routes, prefix="", host=None, marks=_with_marks((), app, getattr(app, "router", None))
@@ -139,6 +149,7 @@ class _Reader:
         api_prefix: str | None,
         opaque_methods: Sequence[str] | Mapping[str, Sequence[str]],
         public_paths: frozenset[str],
+        websocket_scope_method: str,
     ) -> None:
         if api_prefix is not None and (
             not isinstance(api_prefix, str) or not api_prefix.startswith("/")
@@ -157,6 +168,7 @@ class _Reader:
             self.opaque_default = _check_methods(opaque_methods, "opaque_methods")
             self.opaque_by_mount = {}
         self.public_paths = public_paths
+        self.websocket_scope_method = websocket_scope_method
         self.routes: list[Route] = []
 
     def walk(
@@ -287,7 +299,11 @@ class _Reader:
         controller, action = _controller_action(endpoint)
 
         for method in _ordered(methods):
-            scope_method = "GET" if method == "HEAD" and "GET" in methods else None
+            scope_method = None
+            if method == "HEAD" and "GET" in methods:
+                scope_method = "GET"
+            elif method == WEBSOCKET and self.websocket_scope_method != "GET":
+                scope_method = self.websocket_scope_method
             self.routes.append(
                 Route(
                     method,

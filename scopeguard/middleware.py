@@ -17,6 +17,7 @@ from scopeguard.introspect import routes_from_app
 from scopeguard.policy import Decision, Policy, Reason, Unmatched
 from scopeguard.request_target import TargetChecks, target_problem
 from scopeguard.responses import DenialResponse, send_denial, validate_realm
+from scopeguard.scopes import SCOPE_VERBS
 from scopeguard.table import WEBSOCKET, Resolution, Route, RouteTable
 from scopeguard.tokens import TokenInfo, TokenVerifier
 
@@ -71,6 +72,10 @@ class ScopeGuardMiddleware:
         routes are read from ``app`` with :func:`~scopeguard.routes_from_app` at startup
         (on the lifespan startup event, or on the first request when the server sends no
         lifespan events), so routes added until then are included.
+    :param websocket_scope_method: for routes read from the app, the verb in the scope of
+        websocket routes: ``"GET"`` (default) or ``"WEBSOCKET"``; see
+        :func:`~scopeguard.routes_from_app`. With ``routes=``, set ``scope_method`` on each
+        websocket route instead; passing both raises :class:`ConfigurationError`.
     :param verifier: verifies bearer tokens, for example a :class:`~scopeguard.JWTVerifier`.
     :param realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
     :param unmatched: ``"deny"`` (default) or ``"pass"``; see :class:`~scopeguard.Policy`.
@@ -110,6 +115,7 @@ class ScopeGuardMiddleware:
         cors_preflight: bool = True,
         max_authorization_bytes: int = MAX_AUTHORIZATION_BYTES,
         target_checks: TargetChecks = DEFAULT_TARGET_CHECKS,
+        websocket_scope_method: str | None = None,
     ) -> None:
         verify = getattr(verifier, "verify", None)
         if not isinstance(verifier, TokenVerifier) or not inspect.iscoroutinefunction(verify):
@@ -148,6 +154,18 @@ class ScopeGuardMiddleware:
                 "target_checks must be a scopeguard.TargetChecks, got "
                 f"{type(target_checks).__name__}"
             )
+        if websocket_scope_method is not None:
+            if routes is not None:
+                raise ConfigurationError(
+                    "websocket_scope_method applies only to routes read from the app; with "
+                    "routes=, set scope_method on each websocket route instead"
+                )
+            if websocket_scope_method not in SCOPE_VERBS:
+                raise ConfigurationError(
+                    f"websocket_scope_method must be one of {', '.join(sorted(SCOPE_VERBS))}, "
+                    f"got {websocket_scope_method!r}"
+                )
+        self.websocket_scope_method = websocket_scope_method or "GET"
         self.target_checks = target_checks
         self.app = app
         self.verifier = verifier
@@ -169,7 +187,10 @@ class ScopeGuardMiddleware:
             if self._routes_error is not None:
                 raise self._routes_error
             try:
-                self._policy = Policy(routes_from_app(self.app), unmatched=self.unmatched)
+                table = routes_from_app(
+                    self.app, websocket_scope_method=self.websocket_scope_method
+                )
+                self._policy = Policy(table, unmatched=self.unmatched)
             except ConfigurationError as exc:
                 self._routes_error = exc
                 logger.error("cannot read the app's routes: %s", exc)

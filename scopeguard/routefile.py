@@ -45,7 +45,7 @@ from typing import Any
 
 from scopeguard.errors import ConfigurationError, ScopeSyntaxError
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
-from scopeguard.table import PRECEDENCES, Precedence, Route, RouteTable
+from scopeguard.table import PRECEDENCES, WEBSOCKET, Precedence, Route, RouteTable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -287,6 +287,8 @@ def _scope_route(entry: Any, label: str) -> Route | None:
             resource_name=entry.get("resource_name"),
             controller=entry.get("controller"),
             action=entry.get("action"),
+            # Only a websocket route can carry the WEBSOCKET verb.
+            scope_method=WEBSOCKET if parsed.verb == WEBSOCKET else None,
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{label}: {exc}") from exc

@@ -18,14 +18,20 @@ from scopeguard.errors import ScopeSyntaxError
 __all__ = [
     "HTTP_METHODS",
     "ROUTE_SCOPE_PREFIX",
+    "SCOPE_VERBS",
     "RouteScope",
     "format_scope",
     "is_route_scope",
     "parse_scope",
 ]
 
-#: Methods a route (and so a route scope) may name. Canvas uses the first six.
+#: HTTP methods a route (and so a route scope) may name. Canvas uses GET, POST, PUT, PATCH
+#: and DELETE.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: Verbs a route scope may name: the HTTP methods and ``WEBSOCKET``, which a websocket route
+#: can carry instead of its default ``GET`` so that its scope differs from a GET route's on
+#: the same path. Canvas has no ``WEBSOCKET`` verb.
+SCOPE_VERBS = HTTP_METHODS | {"WEBSOCKET"}
 
 ROUTE_SCOPE_PREFIX = "url:"
 
@@ -83,9 +89,9 @@ def is_route_scope(text: str) -> bool:
 
 
 def _check_verb(text: str, verb: str) -> None:
-    if verb in HTTP_METHODS:
+    if verb in SCOPE_VERBS:
         return
-    if verb.upper() in HTTP_METHODS:
+    if verb.upper() in SCOPE_VERBS:
         raise ScopeSyntaxError(text, f"the verb must be upper case: {verb.upper()!r}")
-    allowed = ", ".join(sorted(HTTP_METHODS))
+    allowed = ", ".join(sorted(SCOPE_VERBS))
     raise ScopeSyntaxError(text, f"unknown verb {verb!r}; use one of {allowed}")

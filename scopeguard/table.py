@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple
 
 from scopeguard.errors import ConfigurationError, RouteTemplateError
-from scopeguard.scopes import HTTP_METHODS, format_scope
+from scopeguard.scopes import HTTP_METHODS, SCOPE_VERBS, format_scope
 from scopeguard.templates import (
     SEGMENT_PATTERN,
     Glob,
@@ -79,7 +79,9 @@ class Route:
     limits the route to requests whose ``Host`` header matches it, as a Starlette
     ``Host`` route does. ``scope_method`` is the method written in the scope when it
     differs from ``method``: routes read from a Starlette app set it to ``GET`` for the
-    HEAD that Starlette adds to every GET route, so HEAD needs the GET scope.
+    HEAD that Starlette adds to every GET route, so HEAD needs the GET scope. A
+    ``WEBSOCKET`` route's scope has the verb ``GET`` unless ``scope_method`` says
+    otherwise; ``scope_method="WEBSOCKET"`` gives it a scope of its own.
     Raises :class:`ConfigurationError` for an unknown method or an invalid template.
     """
 
@@ -106,10 +108,12 @@ class Route:
             raise ConfigurationError(
                 f"route {self.method!r} {self.path!r}: unknown method {self.method!r}; {hint}"
             )
-        if self.scope_method is not None and self.scope_method not in HTTP_METHODS:
+        # A websocket route may carry any scope verb; an HTTP route only an HTTP method.
+        verbs = SCOPE_VERBS if self.method == WEBSOCKET else HTTP_METHODS
+        if self.scope_method is not None and self.scope_method not in verbs:
             raise ConfigurationError(
                 f"route {self.method} {self.path!r}: unknown scope_method {self.scope_method!r}; "
-                f"use one of {', '.join(sorted(HTTP_METHODS))}"
+                f"use one of {', '.join(sorted(verbs))}"
             )
         try:
             template = compile_template(self.path)

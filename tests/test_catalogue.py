@@ -284,6 +284,12 @@ def test_scope_info_as_dict() -> None:
         pytest.param(
             Route("HEAD", "/api/v1/users/:id", scope_method="GET"), "GET", id="scope-method"
         ),
+        pytest.param(Route("WEBSOCKET", "/api/v1/live"), "GET", id="websocket"),
+        pytest.param(
+            Route("WEBSOCKET", "/api/v1/live", scope_method="WEBSOCKET"),
+            "WEBSOCKET",
+            id="websocket-own-verb",
+        ),
     ],
 )
 def test_scope_info_from_route(route: Route, verb: str) -> None:

@@ -318,6 +318,10 @@ ALLOWED_COURSE = _result(True, 200, COURSE, COURSE_ROUTE, "allowed")
             ["--scope", COURSE, "HEAD", "/api/v1/courses/7"], 0, ALLOWED_COURSE, id="head"
         ),
         pytest.param(
+            ["--scope", COURSE, "WEBSOCKET", "/api/v1/courses/7"], 0, ALLOWED_COURSE,
+            id="websocket-checked-as-get",
+        ),
+        pytest.param(
             ["--scope", COURSE, "GET", "/api/v1/courses/7?include[]=term&page=2"], 0,
             ALLOWED_COURSE, id="query-dropped",
         ),
@@ -393,6 +397,29 @@ def test_check_warns_on_scope(
     assert f"scopeguard: warning: scope {scope!r}" in output.err
     assert warning in output.err
     assert json.loads(output.out)["status"] == 403
+
+
+@pytest.mark.parametrize(
+    ("scope", "exit_status"),
+    [
+        pytest.param("url:WEBSOCKET|/live/:room", 0, id="websocket-scope"),
+        pytest.param("url:GET|/live/:room", 1, id="get-scope"),
+    ],
+)
+def test_check_websocket_scope_method(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, scope: str, exit_status: int
+) -> None:
+    routes = tmp_path / "live.toml"
+    routes.write_text(
+        '[[routes]]\nmethod = "GET"\npath = "/live/:room"\n\n'
+        '[[routes]]\nmethod = "WEBSOCKET"\npath = "/live/:room"\nscope_method = "WEBSOCKET"\n',
+        encoding="utf-8",
+    )
+
+    status = main(["check", "--routes", str(routes), "--scope", scope, "WEBSOCKET", "/live/7"])
+
+    assert status == exit_status
+    assert json.loads(capsys.readouterr().out)["scope"] == "url:WEBSOCKET|/live/:room"
 
 
 def test_check_warns_on_lower_case_method(

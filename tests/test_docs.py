@@ -63,3 +63,10 @@ def test_guide_policy_example(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_guide_websocket_example() -> None:
+    namespace: dict[str, Any] = {}
+    exec(code_blocks(ROOT / "docs" / "guide.md", "python", "## Websockets")[0], namespace)  # noqa: S102
+
+    assert namespace["live"].scope == "url:WEBSOCKET|/api/v1/courses/:course_id/live"

@@ -1082,11 +1082,47 @@ def test_read_rejects_app(build: Callable[[], Any], message: str) -> None:
             "api_prefix must be a path starting with '/', got 1",
             id="prefix-not-string",
         ),
+        pytest.param(
+            {"websocket_scope_method": "websocket"},
+            "websocket_scope_method must be one of",
+            id="websocket-verb-lower-case",
+        ),
+        pytest.param(
+            {"websocket_scope_method": "CONNECT"},
+            "websocket_scope_method must be one of",
+            id="websocket-verb-unknown",
+        ),
     ],
 )
 def test_read_rejects_option(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=re.escape(message)):
         read(StarletteRoute("/x", show_course), **options)
+
+
+@pytest.mark.parametrize(
+    ("verb", "scopes"),
+    [
+        pytest.param(
+            "GET", ["url:GET|/events", "url:GET|/events", "url:GET|/events"], id="default"
+        ),
+        pytest.param(
+            "WEBSOCKET",
+            ["url:GET|/events", "url:GET|/events", "url:WEBSOCKET|/events"],
+            id="websocket",
+        ),
+        pytest.param("POST", ["url:GET|/events", "url:GET|/events", "url:POST|/events"], id="post"),
+    ],
+)
+def test_websocket_scope_method(verb: str, scopes: list[str]) -> None:
+    """Only the websocket route takes the verb; the GET route's HEAD keeps the GET scope."""
+    app = Starlette(
+        routes=[StarletteRoute("/events", show_course), WebSocketRoute("/events", live)]
+    )
+
+    table = routes_from_app(app, websocket_scope_method=verb)
+
+    assert [route.method for route in table] == ["GET", "HEAD", WEBSOCKET]
+    assert [route.scope for route in table] == scopes
 
 
 # --- Dispatch agrees with the table -------------------------------------------------------

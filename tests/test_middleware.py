@@ -46,7 +46,7 @@ from scopeguard import (
     TargetChecks,
     TokenInfo,
 )
-from scopeguard._types import ASGIApp, Message, Scope
+from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
 from scopeguard.middleware import route_path
 
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -776,6 +776,119 @@ def test_uvicorn_websocket_rejected(
     assert json.loads(response.body or b"") == {"errors": [{"message": message}]}
 
 
+class WithoutDenialExtension:
+    """Hide the websocket denial-response extension from the app and record what it sends.
+
+    uvicorn offers the extension with every websocket protocol it ships, so this stands in
+    for a server without it while the handshake still runs over TCP.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.sent: list[Message] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            extensions = dict(scope.get("extensions") or {})
+            extensions.pop("websocket.http.response", None)
+            scope = {**scope, "extensions": extensions}
+
+        async def recording_send(message: Message) -> None:
+            if scope["type"] == "websocket":
+                self.sent.append(message)
+            await send(message)
+
+        await self.app(scope, receive, recording_send)
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        pytest.param({}, MISSING.message, id="no-token"),
+        pytest.param(
+            bearer(make_token(COURSE)), f"the token lacks the scope {EVENTS}", id="wrong-scope"
+        ),
+    ],
+)
+def test_uvicorn_websocket_closed_without_extension(headers: dict[str, str], reason: str) -> None:
+    app = WithoutDenialExtension(create_app())
+    with run_asgi_server(app) as base_url:
+        url = base_url.replace("http://", "ws://") + "/api/v1/courses/7/events"
+        with pytest.raises(InvalidStatus) as raised:
+            connect(url, additional_headers=headers, open_timeout=5)
+
+    # A close before the handshake is accepted reaches the client as uvicorn's own 403,
+    # without the challenge, which only the extension can carry.
+    response = raised.value.response
+    assert response.status_code == 403
+    assert "WWW-Authenticate" not in response.headers
+    assert app.sent == [{"type": "websocket.close", "code": 1008, "reason": reason}]
+
+
+def test_uvicorn_websocket_allowed_without_extension() -> None:
+    app = WithoutDenialExtension(create_app())
+    with run_asgi_server(app) as base_url:
+        url = base_url.replace("http://", "ws://") + "/api/v1/courses/7/events"
+        with connect(url, additional_headers=bearer(make_token(EVENTS)), open_timeout=5) as ws:
+            message = json.loads(ws.recv(timeout=5))
+
+    assert message["required_scope"] == EVENTS
+    assert app.sent[0] == {"type": "websocket.accept", "subprotocol": None, "headers": []}
+
+
+async def event_page(request: Request) -> Response:
+    return JSONResponse({"stream": "events"})
+
+
+async def event_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(websocket.state.scopeguard.required_scope)
+    await websocket.close()
+
+
+@pytest.fixture(scope="module")
+def events_url() -> Iterator[str]:
+    """Serve an app whose GET route and websocket route share a path, with routes read from
+    the app and websocket scopes that say WEBSOCKET."""
+    app = Starlette(
+        routes=[StarletteRoute("/events", event_page), WebSocketRoute("/events", event_socket)]
+    )
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
+    guarded = ScopeGuardMiddleware(app, verifier=verifier, websocket_scope_method="WEBSOCKET")
+    with run_asgi_server(guarded) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("transport", "scopes", "status"),
+    [
+        pytest.param("http", ["url:GET|/events"], 200, id="http-get-scope"),
+        pytest.param("http", ["url:WEBSOCKET|/events"], 403, id="http-websocket-scope"),
+        pytest.param("ws", ["url:WEBSOCKET|/events"], 101, id="ws-websocket-scope"),
+        pytest.param("ws", ["url:GET|/events"], 403, id="ws-get-scope"),
+        pytest.param("ws", [], 403, id="ws-no-scope"),
+    ],
+)
+def test_uvicorn_websocket_scope_method(
+    events_url: str, transport: str, scopes: list[str], status: int
+) -> None:
+    headers = bearer(make_token(*scopes))
+    if transport == "http":
+        response = httpx.get(events_url + "/events", headers=headers)
+        assert response.status_code == status
+        return
+    url = events_url.replace("http://", "ws://") + "/events"
+    if status != 101:
+        with pytest.raises(InvalidStatus) as raised:
+            connect(url, additional_headers=headers, open_timeout=5)
+        denied = raised.value.response
+        assert denied.status_code == status
+        assert 'scope="url:WEBSOCKET|/events"' in denied.headers["WWW-Authenticate"]
+        return
+    with connect(url, additional_headers=headers, open_timeout=5) as websocket:
+        assert websocket.recv(timeout=5) == "url:WEBSOCKET|/events"
+
+
 @pytest.mark.anyio
 async def test_websocket_rejected_without_extension() -> None:
     scope = websocket_scope("/api/v1/courses/7/events", [])
@@ -1001,6 +1114,11 @@ class SyncVerifier:
         pytest.param(
             {"routes": ["GET /api/v1/courses"]}, "expected a scopeguard.Route", id="routes-str"
         ),
+        pytest.param(
+            {"routes": None, "websocket_scope_method": "websocket"},
+            "websocket_scope_method must be one of",
+            id="websocket-verb-lower-case",
+        ),
     ],
 )
 def test_middleware_rejects_bad_option(options: dict[str, Any], message: str) -> None:
@@ -1149,6 +1267,11 @@ async def test_authorization_size_limit(limit: int | None, status: int) -> None:
         pytest.param({"cors_preflight": "yes"}, "cors_preflight", id="preflight"),
         pytest.param({"max_authorization_bytes": 8}, "at least 16", id="tiny-limit"),
         pytest.param({"max_authorization_bytes": True}, "max_authorization_bytes", id="bool"),
+        pytest.param(
+            {"websocket_scope_method": "WEBSOCKET"},
+            "applies only to routes read from the app",
+            id="websocket-verb-with-routes",
+        ),
     ],
 )
 def test_hardening_options_validated(options: dict[str, Any], message: str) -> None:

@@ -217,10 +217,23 @@ def test_load_host_and_scope_method(tmp_path: Path, name: str, content: str) -> 
     assert table.has_host_routes
 
 
-def test_load_websocket_route(tmp_path: Path) -> None:
-    table = load_routes(write(tmp_path, "routes.json", '[{"method": "WEBSOCKET", "path": "/ws"}]'))
+@pytest.mark.parametrize(
+    ("content", "route"),
+    [
+        pytest.param('{"method": "WEBSOCKET", "path": "/ws"}', Route("WEBSOCKET", "/ws"), id="get"),
+        pytest.param(
+            '{"method": "WEBSOCKET", "path": "/ws", "scope_method": "WEBSOCKET"}',
+            Route("WEBSOCKET", "/ws", scope_method="WEBSOCKET"),
+            id="own-verb",
+        ),
+    ],
+)
+def test_load_websocket_route(tmp_path: Path, content: str, route: Route) -> None:
+    table = load_routes(write(tmp_path, "routes.json", f"[{content}]"))
 
-    assert table.routes == (Route("WEBSOCKET", "/ws"),)
+    assert table.routes == (route,)
+    dump_routes(table, tmp_path / "again.toml")
+    assert load_routes(tmp_path / "again.toml").routes == (route,)
 
 
 # --- Invalid files ------------------------------------------------------------------------
@@ -684,6 +697,13 @@ COURSES_ROUTE = Route(
             (Route("GET", "/a"),),
             "all_matching",
             id="toml",
+        ),
+        pytest.param(
+            "scopes.json",
+            _json([{"scope": "url:WEBSOCKET|/live/:room", "verb": "WEBSOCKET"}]),
+            (Route("WEBSOCKET", "/live/:room", scope_method="WEBSOCKET"),),
+            "all_matching",
+            id="websocket-verb",
         ),
     ],
 )

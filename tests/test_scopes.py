@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from scopeguard import (
     HTTP_METHODS,
+    SCOPE_VERBS,
     ConfigurationError,
     RouteScope,
     ScopeSyntaxError,
@@ -51,7 +52,7 @@ def test_parse_scope_fields(text: str, verb: str, path: str) -> None:
     assert str(scope) == text
 
 
-@pytest.mark.parametrize("verb", sorted(HTTP_METHODS))
+@pytest.mark.parametrize("verb", sorted(SCOPE_VERBS))
 def test_format_scope_every_verb(verb: str) -> None:
     text = format_scope(verb, "/api/v1/users/:id")
 
@@ -107,8 +108,13 @@ def test_unknown_verb_lists_methods() -> None:
     with pytest.raises(ScopeSyntaxError) as raised:
         parse_scope("url:FETCH|/a")
 
-    for method in HTTP_METHODS:
-        assert method in raised.value.problem
+    for verb in SCOPE_VERBS:
+        assert verb in raised.value.problem
+
+
+def test_scope_verbs_are_http_methods_and_websocket() -> None:
+    assert HTTP_METHODS < SCOPE_VERBS
+    assert {"WEBSOCKET"} == SCOPE_VERBS - HTTP_METHODS
 
 
 def test_scope_error_is_configuration_error() -> None:
@@ -136,6 +142,8 @@ def test_format_scope_rejects(verb: str, path: str, problem: str) -> None:
     [
         pytest.param("url:GET|/api/v1/courses/:course_id", True, id="route-scope"),
         pytest.param("url:OPTIONS|/api/v1/files/:id/create_success", True, id="options"),
+        pytest.param("url:WEBSOCKET|/api/v1/courses/:id/events", True, id="websocket"),
+        pytest.param("url:websocket|/api/v1/courses/:id/events", False, id="lower-websocket"),
         pytest.param("/auth/userinfo", False, id="canvas-userinfo"),
         pytest.param("https://example.invalid/x", False, id="uri"),
         pytest.param("profile", False, id="oauth-scope"),

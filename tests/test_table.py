@@ -767,17 +767,40 @@ def test_resolve_websocket(method: str, path: str, expected: str | None) -> None
     assert (str(resolution.route) if resolution.route else None) == expected
 
 
-def test_websocket_route_scope_says_get() -> None:
-    assert Route("WEBSOCKET", "/live/:room").scope == "url:GET|/live/:room"
+@pytest.mark.parametrize(
+    ("route", "scope"),
+    [
+        pytest.param(Route("WEBSOCKET", "/live/:room"), "url:GET|/live/:room", id="websocket"),
+        pytest.param(
+            Route("WEBSOCKET", "/live/:room", scope_method="WEBSOCKET"),
+            "url:WEBSOCKET|/live/:room",
+            id="websocket-own-verb",
+        ),
+        pytest.param(
+            Route("WEBSOCKET", "/live/:room", scope_method="POST"),
+            "url:POST|/live/:room",
+            id="websocket-post-verb",
+        ),
+        pytest.param(
+            Route("HEAD", "/files/:id", scope_method="GET"), "url:GET|/files/:id", id="head"
+        ),
+    ],
+)
+def test_scope_method_sets_scope_verb(route: Route, scope: str) -> None:
+    assert route.scope == scope
 
 
-def test_scope_method_overrides_scope() -> None:
-    assert Route("HEAD", "/files/:id", scope_method="GET").scope == "url:GET|/files/:id"
-
-
-def test_route_rejects_unknown_scope_method() -> None:
-    with pytest.raises(ConfigurationError, match="unknown scope_method 'get'"):
-        Route("HEAD", "/files/:id", scope_method="get")
+@pytest.mark.parametrize(
+    ("method", "scope_method", "message"),
+    [
+        pytest.param("HEAD", "get", "unknown scope_method 'get'", id="lower-case"),
+        pytest.param("GET", "WEBSOCKET", "unknown scope_method 'WEBSOCKET'", id="http-websocket"),
+        pytest.param("WEBSOCKET", "CONNECT", "unknown scope_method 'CONNECT'", id="ws-unknown"),
+    ],
+)
+def test_route_rejects_unknown_scope_method(method: str, scope_method: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Route(method, "/files/:id", scope_method=scope_method)
 
 
 HOSTS = RouteTable(
