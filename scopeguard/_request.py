@@ -45,6 +45,10 @@ def scan_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
             found.preflight_method = value
         elif name in OVERRIDE_HEADERS:
             found.overrides.append(value)
+        elif b"_" in name and name.replace(b"_", b"-") in OVERRIDE_HEADERS:
+            # A WSGI app behind an adapter reads X_HTTP_Method_Override from the same
+            # environ key (HTTP_X_HTTP_METHOD_OVERRIDE) as the spelling with hyphens.
+            found.overrides.append(value)
     return found
 
 

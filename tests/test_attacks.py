@@ -169,6 +169,10 @@ CASES = [
     case(authorized_get(DOWNLOAD, "X-Method-Override: DELETE"), 400, id="override-x-method"),
     case(authorized_get(DOWNLOAD, "X-HTTP-Method: DELETE"), 400, id="override-http-method"),
     case(authorized_get(DOWNLOAD, "x-http-method-override: GET"), 400, id="override-same-method"),
+    case(
+        authorized_get(DOWNLOAD, "X_HTTP_Method_Override: DELETE"), 400, id="override-underscores"
+    ),
+    case(authorized_get(DOWNLOAD, "X_Request_Id: 7"), 200, id="underscore-header-ok"),
     case(authorized_get(f"{DOWNLOAD}?_method=DELETE"), 400, id="override-query"),
     case(authorized_get(f"{DOWNLOAD}?%5Fmethod=DELETE"), 400, id="override-query-encoded"),
     case(authorized_get(f"{DOWNLOAD}?a=1&_method=delete"), 400, id="override-query-second"),

@@ -23,14 +23,15 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from a2wsgi import WSGIMiddleware
 from conftest import run_asgi_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, WebSocketRoute
 from starlette.routing import Route as StarletteRoute
-from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -1176,6 +1177,10 @@ DELETE_ITEM = "url:DELETE|/items/:item_id"
         pytest.param("/items/1", {"X-HTTP-Method": "DELETE"}, 400, id="ms-header"),
         pytest.param("/items/1?_method=DELETE", {}, 400, id="query-parameter"),
         pytest.param("/items/1?%5Fmethod=DELETE", {}, 400, id="encoded-parameter"),
+        pytest.param("/items/1", {"X_HTTP_Method_Override": "DELETE"}, 400, id="underscores"),
+        pytest.param("/items/1", {"x-http_method-override": "DELETE"}, 400, id="mixed"),
+        pytest.param("/items/1", {"X_Method_Override": "DELETE"}, 400, id="short-underscores"),
+        pytest.param("/items/1", {"X_Request_Id": "7"}, 200, id="other-underscores"),
         pytest.param("/items/1?method=DELETE", {}, 200, id="other-parameter"),
         pytest.param("/items/1?page=2", {}, 200, id="no-override"),
     ],
@@ -1188,6 +1193,44 @@ async def test_method_override_rejected(url: str, headers: dict[str, str], statu
     assert response.status_code == status
     if status == 400:
         assert "method override" in response.json()["errors"][0]["message"]
+
+
+def wsgi_method_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A WSGI app that runs a request as the method its override header names."""
+    method = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", environ["REQUEST_METHOD"])
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [method.encode("latin-1")]
+
+
+@pytest.fixture(scope="module")
+def wsgi_url() -> Iterator[str]:
+    app = Starlette(routes=[Mount("/items", WSGIMiddleware(wsgi_method_app))])  # type: ignore[arg-type]
+    routes = [Route("GET", "/items/:item_id"), Route("DELETE", "/items/:item_id")]
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
+    with run_asgi_server(ScopeGuardMiddleware(app, routes=routes, verifier=verifier)) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "body"),
+    [
+        pytest.param("X_HTTP_Method_Override", 400, None, id="underscores"),
+        pytest.param("X-HTTP-Method-Override", 400, None, id="hyphens"),
+        pytest.param("X-Request-Id", 200, "GET", id="unrelated"),
+    ],
+)
+def test_uvicorn_override_reaches_wsgi_app(
+    wsgi_url: str, name: str, status: int, body: str | None
+) -> None:
+    """A WSGI app reads either spelling of the header from one environ key, so both are
+    rejected before the app could run a GET as DELETE."""
+    headers = {name: "DELETE", **bearer(make_token(GET_ITEM))}
+
+    response = httpx.get(wsgi_url + "/items/1", headers=headers)
+
+    assert response.status_code == status
+    if body is not None:
+        assert response.text == body
 
 
 @pytest.mark.anyio
