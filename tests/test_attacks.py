@@ -4,23 +4,47 @@ The app from ``scopeguard.demo.create_app`` runs under uvicorn on 127.0.0.1. Eac
 is written byte for byte, so no client normalises its target or headers before uvicorn
 parses them. Every attack is paired with a legitimate request that must still pass. A
 hypothesis test then sends random targets and ``Authorization`` values in-process.
+
+The last part is differential: random Starlette apps with nested mounts are served bare
+and behind the middleware, under uvicorn with and without a root path, and random raw
+targets must reach the same endpoint in both or be kept out for a stated reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import re
 import socket
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
-from hypothesis import event, given, settings
+from conftest import run_asgi_server
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scopeguard import (
+    STATE_KEY,
+    Decision,
+    Denial,
+    JWTVerifier,
+    ScopeGuardMiddleware,
+    mint_token,
+    routes_from_app,
+    target_problem,
+)
+from scopeguard._request import method_override, scan_headers
 from scopeguard.demo import COURSES_TOKEN_SCOPES, FILES_TOKEN_SCOPES, create_app
 
 TokenMinter = Callable[[Sequence[str]], str]
@@ -399,3 +423,311 @@ def test_fuzz_no_server_error(
     event(f"status {response.status_code}")
 
     assert response.status_code < 500, (path, authorization, response.text)
+
+
+# --- Random apps under uvicorn: the check agrees with dispatch ------------------------------
+#
+# Hypothesis builds a random Starlette app of routes and mounts, and each server pair serves
+# it twice: bare, and behind ScopeGuardMiddleware with routes read from the app. Every
+# random target is sent byte for byte to both. An endpoint that runs behind the middleware
+# must be the one that runs in the bare app, the decision must name its route, and the
+# token must carry its scope. A bare endpoint that the middleware keeps out must be kept
+# out for a reason: a rejected target or a missing scope.
+
+#: Literal path segments. "v" and "v1" share leading characters, as do "file" and "files".
+LITERALS = ("a", "b", "v", "v1", "file", "files", "me", "x.y")
+#: Parameter spellings, with "{}" replaced by a name unique within the app.
+PARAMETERS = ("{%s}", "{%s:int}", "{%s}.txt", "{%s:str}")
+#: Methods of the generated routes, and the methods the requests are sent with.
+ROUTE_METHODS_DRAWN = ("GET", "POST", "DELETE")
+REQUEST_METHODS = ("GET", "HEAD", "POST", "DELETE", "PUT")
+#: Root paths under which uvicorn serves each pair, as its --root-path option does.
+ROOT_PATHS = ("", "/v")
+#: Response headers in which the endpoints report what ran and the decision they saw.
+ENDPOINT_HEADER = "x-endpoint"
+DECISION_HEADER = "x-decision-action"
+SCOPE_HEADER = "x-decision-scope"
+
+# HYPOTHESIS_PROFILE=thorough runs the differential property with 20 times the examples.
+DIFFERENTIAL_EXAMPLES = 2000 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 100
+
+
+def endpoint_named(name: str) -> Callable[[Request], Awaitable[Response]]:
+    """Return an endpoint called ``name`` that reports its name and the decision it saw."""
+
+    async def endpoint(request: Request) -> Response:
+        headers = {ENDPOINT_HEADER: name}
+        decision: Decision | None = getattr(request.state, STATE_KEY, None)
+        if decision is not None and decision.route is not None:
+            headers[DECISION_HEADER] = decision.route.action or ""
+            headers[SCOPE_HEADER] = decision.required_scope or ""
+        return PlainTextResponse(name, headers=headers)
+
+    endpoint.__name__ = endpoint.__qualname__ = name
+    return endpoint
+
+
+class AppBuilder:
+    """A source of random route trees with unique endpoint and parameter names."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self.draw = draw
+        self.endpoints = 0
+        self.parameters = 0
+        self.drawn: list[list[str]] = []
+
+    def segment(self, *, last: bool) -> str:
+        if self.draw(st.booleans()):
+            return self.draw(st.sampled_from(LITERALS))
+        self.parameters += 1
+        name = f"p{self.parameters}"
+        if last and self.draw(st.integers(0, 5)) == 0:
+            return f"{{{name}:path}}"
+        return self.draw(st.sampled_from(PARAMETERS)) % name
+
+    def path(self, *, allow_root: bool) -> str:
+        reuse = bool(self.drawn) and self.draw(st.booleans())
+        if reuse:
+            # A sibling of an earlier path with one segment drawn anew, so that routes
+            # overlap and their order decides, as it does in real apps.
+            segments = self.draw(st.sampled_from(self.drawn)).copy()
+            index = self.draw(st.integers(0, len(segments) - 1))
+            segments[index] = self.segment(last=index == len(segments) - 1)
+        else:
+            count = self.draw(st.integers(0 if allow_root else 1, 3))
+            segments = [self.segment(last=index == count - 1) for index in range(count)]
+            if segments:
+                self.drawn.append(segments)
+        path = "/" + "/".join(segments)
+        if segments and not segments[-1].endswith(":path}") and self.draw(st.integers(0, 4)) == 0:
+            path += "/"
+        return path
+
+    def routes(self, depth: int) -> list[BaseRoute]:
+        routes: list[BaseRoute] = []
+        for _ in range(self.draw(st.integers(1, 4))):
+            if depth < 2 and self.draw(st.integers(0, 3)) == 0:
+                prefix = self.path(allow_root=False).rstrip("/")
+                if prefix.endswith(":path}"):
+                    prefix = prefix.rsplit("/", 1)[0] or "/m"
+                # Paths inside the mount reuse only each other's segments, because a
+                # parameter name may occur once in a full path.
+                outer, self.drawn = self.drawn, []
+                routes.append(Mount(prefix, routes=self.routes(depth + 1)))
+                self.drawn = outer
+                continue
+            self.endpoints += 1
+            methods = self.draw(
+                st.lists(st.sampled_from(ROUTE_METHODS_DRAWN), min_size=1, max_size=3, unique=True)
+            )
+            path = self.path(allow_root=depth > 0)
+            routes.append(
+                StarletteRoute(path, endpoint_named(f"e{self.endpoints}"), methods=methods)
+            )
+        return routes
+
+
+@st.composite
+def random_apps(draw: st.DrawFn) -> Starlette:
+    return Starlette(routes=AppBuilder(draw).routes(depth=0))
+
+
+#: Values that fill each converter, some of which the converter's pattern rejects.
+FILLERS = {
+    "str": ("7", "abc", "x.y", "me", "v1"),
+    "int": ("7", "0", "-1", "abc"),
+    "path": ("a", "a/b", "files/me", "a/b/"),
+}
+TEMPLATE_PARAMETER = re.compile(r"\{\w+(?::(\w+))?\}")
+
+#: Replacements for one segment of a filled path, as written on the wire.
+RAW_SEGMENTS = (
+    "",
+    ".",
+    "..",
+    "%2e%2e",
+    "..;",
+    ".;x",
+    "a%2Fb",
+    "a%5Cb",
+    "a\\b",
+    "%252F",
+    "%2541",
+    "%00",
+    "%0A",
+    "a;b=1",
+    "%C3%A9",
+    "%7E",
+    "me",
+    "v1",
+    "7",
+    "files",
+)
+QUERIES = ("", "?page=2", "?_method=DELETE", "?%5Fmethod=DELETE", "?next=/../a%2Fb")
+#: Characters the drawn target may spell as an escape.
+ESCAPABLE = frozenset(string.ascii_letters + string.digits + "./-_~")
+
+
+@st.composite
+def raw_targets(draw: st.DrawFn, templates: Sequence[str]) -> str:
+    """Draw a request target: a route template filled in, then changed on the wire."""
+    template = draw(st.sampled_from(templates))
+    path = TEMPLATE_PARAMETER.sub(
+        lambda match: draw(st.sampled_from(FILLERS.get(match.group(1) or "str", FILLERS["str"]))),
+        template,
+    )
+    # Escape some characters that need none; "/" stays a separator here.
+    escape = draw(st.sets(st.integers(0, max(len(path) - 1, 0)), max_size=2))
+    path = "".join(
+        f"%{ord(character):02X}" if index in escape and character in ESCAPABLE else character
+        for index, character in enumerate(path)
+    )
+    parts = path[1:].split("/")
+    change = draw(st.sampled_from(("none", "none", "replace", "insert", "append", "slash")))
+    if change == "replace":
+        parts[draw(st.integers(0, len(parts) - 1))] = draw(st.sampled_from(RAW_SEGMENTS))
+    elif change == "insert":
+        parts.insert(draw(st.integers(0, len(parts))), draw(st.sampled_from(RAW_SEGMENTS)))
+    elif change == "append":
+        parts.append(draw(st.sampled_from(RAW_SEGMENTS)))
+    elif change == "slash":
+        parts.append("")
+    return "/" + "/".join(parts) + draw(st.sampled_from(QUERIES))
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+
+
+def exchange(port: int, method: str, target: str, authorization: str) -> Reply:
+    """Send one request byte for byte on a new connection and read the whole response."""
+    request = (
+        f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {authorization}\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1")
+    with socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT) as conn:
+        conn.settimeout(SOCKET_TIMEOUT)
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+
+    head = received.partition(b"\r\n\r\n")[0].decode("latin-1")
+    status_line, *header_lines = head.split("\r\n")
+    assert status_line.startswith("HTTP/1.1 "), f"no status line in {received[:200]!r}"
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Reply(int(status_line.split(" ")[1]), headers)
+
+
+class Swappable:
+    """An ASGI app that passes each request to the app stored in ``app`` at the time."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        assert self.app is not None
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class ServerPair:
+    """A bare server and a guarded server for one root path."""
+
+    root_path: str
+    bare: Swappable
+    bare_port: int
+    guarded: Swappable
+    guarded_port: int
+
+
+@pytest.fixture(scope="module")
+def server_pairs() -> Iterator[dict[str, ServerPair]]:
+    with contextlib.ExitStack() as stack:
+        pairs = {}
+        for root_path in ROOT_PATHS:
+            bare, guarded = Swappable(), Swappable()
+            bare_url = stack.enter_context(run_asgi_server(bare, root_path=root_path))
+            guarded_url = stack.enter_context(run_asgi_server(guarded, root_path=root_path))
+            pairs[root_path] = ServerPair(
+                root_path,
+                bare,
+                int(urlsplit(bare_url).port or 0),
+                guarded,
+                int(urlsplit(guarded_url).port or 0),
+            )
+        yield pairs
+
+
+def rejected_target(root_path: str, target: str) -> bool:
+    """Return whether the middleware rejects ``target`` with 400 before resolving it."""
+    raw_path, _, query = target.partition("?")
+    problem = target_problem(root_path + unquote(raw_path), (root_path + raw_path).encode())
+    if problem is not None:
+        return True
+    try:
+        return method_override(scan_headers([]), query.encode()) is not None
+    except Denial:
+        return True
+
+
+@settings(
+    max_examples=DIFFERENTIAL_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(app=random_apps(), root_path=st.sampled_from(ROOT_PATHS), data=st.data())
+def test_guarded_dispatch_matches_bare(
+    server_pairs: dict[str, ServerPair],
+    app: Starlette,
+    root_path: str,
+    data: st.DataObject,
+) -> None:
+    secret = "differential-secret-0123456789abcdef"
+    table = routes_from_app(app)
+    scopes_of_table = sorted({route.scope for route in table})
+    route_of = {(route.action, route.method): route for route in table}
+    pair = server_pairs[root_path]
+    pair.bare.app = app
+    pair.guarded.app = ScopeGuardMiddleware(
+        app, verifier=JWTVerifier(key=secret, algorithms=["HS256"])
+    )
+    templates = sorted({route.path for route in table})
+
+    for _ in range(8):
+        method = data.draw(st.sampled_from(REQUEST_METHODS), label="method")
+        target = data.draw(raw_targets(templates), label="target")
+        scopes = data.draw(st.sets(st.sampled_from(scopes_of_table)), label="scopes")
+        token = mint_token(secret, sorted(scopes))
+
+        bare = exchange(pair.bare_port, method, target, token)
+        guarded = exchange(pair.guarded_port, method, target, token)
+        ran = guarded.headers.get(ENDPOINT_HEADER)
+        expected = bare.headers.get(ENDPOINT_HEADER)
+        event(f"bare {bare.status}, guarded {guarded.status}")
+
+        assert bare.status < 500, (method, target)
+        assert guarded.status < 500, (method, target)
+        if ran is not None:
+            # The middleware decided on the route that ran, and the token has its scope.
+            assert ran == expected, (method, target)
+            assert guarded.headers[DECISION_HEADER] == ran, (method, target)
+            assert guarded.headers[SCOPE_HEADER] in scopes, (method, target)
+        elif expected is not None:
+            # The endpoint was kept out: a rejected target or a scope the token lacks.
+            route = route_of[(expected, "GET" if method == "HEAD" else method)]
+            if guarded.status == 400:
+                assert rejected_target(root_path, target), (method, target)
+            else:
+                assert guarded.status == 403, (method, target, guarded.status)
+                assert route.scope not in scopes, (method, target)
