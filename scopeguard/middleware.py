@@ -89,7 +89,8 @@ class ScopeGuardMiddleware:
     :param cors_preflight: when true (default), an ``OPTIONS`` request with ``Origin`` and
         ``Access-Control-Request-Method`` headers passes to the app without a token, for its
         CORS middleware to respond to, unless the path has an ``OPTIONS`` route of its own.
-        Put Starlette's ``CORSMiddleware`` inside scopeguard so it responds to them.
+        Starlette's ``CORSMiddleware`` is best put outside scopeguard: it then responds to
+        preflights itself and adds its headers to scopeguard's denials too.
     :param max_authorization_bytes: longest ``Authorization`` header accepted, in bytes
         (default 8192). A longer one gets 401 before any of it is decoded.
     :param target_checks: which request-target checks run before a decision (encoded

@@ -28,6 +28,7 @@ from conftest import run_asgi_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, WebSocketRoute
@@ -1263,6 +1264,10 @@ async def test_method_override_honoured(
 PREFLIGHT = {"Origin": "https://app.example.test", "Access-Control-Request-Method": "DELETE"}
 
 
+def bearer_of(*scopes: str) -> dict[str, str]:
+    return bearer(make_token(*scopes))
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("url", "headers", "options", "status"),
@@ -1282,6 +1287,69 @@ async def test_cors_preflight(
     response = await send_request(hardened_app(**options), "OPTIONS", url, headers)
 
     assert response.status_code == status
+
+
+BROWSER_ORIGIN = "https://app.example.test"
+ROUTES_OF_ITEMS = [Route("GET", "/items/:item_id"), Route("DELETE", "/items/:item_id")]
+
+
+def cors_app(order: str) -> ASGIApp:
+    """Return the items app with Starlette's CORSMiddleware outside or inside scopeguard."""
+    app = Starlette(
+        routes=[StarletteRoute("/items/{item_id}", _echo_method, methods=["GET", "DELETE"])]
+    )
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
+
+    def with_cors(inner: ASGIApp) -> ASGIApp:
+        return CORSMiddleware(
+            inner,
+            allow_origins=[BROWSER_ORIGIN],
+            allow_methods=["GET", "DELETE"],
+            allow_headers=["Authorization"],
+        )
+
+    if order == "outside":
+        return with_cors(ScopeGuardMiddleware(app, verifier=verifier))
+    return ScopeGuardMiddleware(with_cors(app), routes=ROUTES_OF_ITEMS, verifier=verifier)
+
+
+@pytest.fixture(scope="module")
+def cors_urls() -> Iterator[dict[str, str]]:
+    with (
+        run_asgi_server(cors_app("outside")) as outside,
+        run_asgi_server(cors_app("inside")) as inside,
+    ):
+        yield {"outside": outside, "inside": inside}
+
+
+@pytest.mark.parametrize(
+    ("order", "method", "headers", "status", "cors_header"),
+    [
+        pytest.param("outside", "OPTIONS", PREFLIGHT, 200, True, id="outside-preflight"),
+        pytest.param("outside", "GET", {}, 401, True, id="outside-denial-readable"),
+        pytest.param("outside", "GET", bearer_of(GET_ITEM), 200, True, id="outside-allowed"),
+        pytest.param("outside", "DELETE", bearer_of(GET_ITEM), 403, True, id="outside-403"),
+        pytest.param("inside", "OPTIONS", PREFLIGHT, 200, True, id="inside-preflight"),
+        pytest.param("inside", "GET", {}, 401, False, id="inside-denial-unreadable"),
+        pytest.param("inside", "GET", bearer_of(GET_ITEM), 200, True, id="inside-allowed"),
+    ],
+)
+def test_uvicorn_cors_order(
+    cors_urls: dict[str, str],
+    order: str,
+    method: str,
+    headers: dict[str, str],
+    status: int,
+    cors_header: bool,
+) -> None:
+    """With CORSMiddleware outside, scopeguard's denials carry the CORS headers, so a
+    browser script can read the 401 or 403; inside, only responses of the app do."""
+    response = httpx.request(
+        method, cors_urls[order] + "/items/1", headers={"Origin": BROWSER_ORIGIN, **headers}
+    )
+
+    assert response.status_code == status
+    assert (response.headers.get("access-control-allow-origin") == BROWSER_ORIGIN) is cors_header
 
 
 @pytest.mark.anyio
