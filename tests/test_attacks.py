@@ -59,12 +59,17 @@ MAX_STATUS_LINE_BYTES = 1024
 FILES_TOKEN = "{files_token}"
 COURSES_TOKEN = "{courses_token}"
 SERVER_HOST = "{host}"
+EVENTS_TOKEN = "{events_token}"
 
 #: A route the files token may read and the courses token may not.
 DOWNLOAD = "/courses/1/files/2/download"
 
 #: The only route the courses token may read.
 COURSES = "/api/v1/courses"
+
+#: The demo's websocket route, which only the events token may open.
+EVENTS = "/api/v1/courses/1/files/events"
+EVENTS_SCOPES = ("url:GET|/api/v1/courses/:course_id/files/events",)
 
 FILES_AUTH = f"Authorization: Bearer {FILES_TOKEN}"
 COURSES_AUTH = f"Authorization: Bearer {COURSES_TOKEN}"
@@ -76,7 +81,7 @@ class RawRequest:
 
     ``target`` and ``headers`` may contain the placeholders above. A ``Host`` line naming
     the server is added first unless ``headers`` already has one, and ``Connection: close``
-    is added last.
+    is added last unless ``headers`` has a ``Connection`` line.
     """
 
     method: str
@@ -92,6 +97,7 @@ class Server:
     port: int
     files_token: str
     courses_token: str
+    events_token: str
 
 
 def render(request: RawRequest, server: Server) -> bytes:
@@ -101,11 +107,13 @@ def render(request: RawRequest, server: Server) -> bytes:
     if not any(line.lower().startswith("host:") for line in request.headers):
         lines.append(f"Host: {address}")
     lines.extend(request.headers)
-    lines.append("Connection: close")
+    if not any(line.lower().startswith("connection:") for line in request.headers):
+        lines.append("Connection: close")
 
     text = "\r\n".join(lines) + "\r\n\r\n"
     text = text.replace(FILES_TOKEN, server.files_token)
     text = text.replace(COURSES_TOKEN, server.courses_token)
+    text = text.replace(EVENTS_TOKEN, server.events_token)
     return text.replace(SERVER_HOST, address).encode("latin-1")
 
 
@@ -142,12 +150,24 @@ def server(
         port=url.port,
         files_token=mint_demo_token(FILES_TOKEN_SCOPES),
         courses_token=mint_demo_token(COURSES_TOKEN_SCOPES),
+        events_token=mint_demo_token(EVENTS_SCOPES),
     )
 
 
 def authorized_get(target: str, *headers: str) -> RawRequest:
     """Return a GET of ``target`` with the files token and ``headers``."""
     return RawRequest("GET", target, (FILES_AUTH, *headers))
+
+
+def handshake(target: str, *headers: str) -> RawRequest:
+    """Return a websocket opening handshake for ``target`` with ``headers``."""
+    upgrade = (
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    )
+    return RawRequest("GET", target, (*upgrade, *headers))
 
 
 def case(request: RawRequest, *statuses: int, id: str) -> object:
@@ -302,6 +322,32 @@ CASES = [
         RawRequest("GET", COURSES, ("Host: admin.example", COURSES_AUTH)),
         200,
         id="other-host-ok",
+    ),
+    # Websocket handshakes: checked as a GET of their route before the app accepts them.
+    case(handshake(EVENTS, f"Authorization: Bearer {EVENTS_TOKEN}"), 101, id="ws-ok"),
+    case(handshake(EVENTS), 401, id="ws-no-token"),
+    case(handshake(EVENTS, COURSES_AUTH), 403, id="ws-other-scope"),
+    case(
+        handshake(
+            "/api/v1/courses/1/files/../files/events", f"Authorization: Bearer {EVENTS_TOKEN}"
+        ),
+        400,
+        id="ws-dots",
+    ),
+    case(
+        handshake("/api/v1/courses/1%2Ffiles/events", f"Authorization: Bearer {EVENTS_TOKEN}"),
+        400,
+        id="ws-encoded-slash",
+    ),
+    case(
+        handshake(f"{EVENTS}?access_token={EVENTS_TOKEN}"),
+        401,
+        id="ws-token-in-query",
+    ),
+    case(
+        handshake(EVENTS, f"Authorization: Bearer {EVENTS_TOKEN}", f"X-Original-URL: {COURSES}"),
+        101,
+        id="ws-rewrite-header-ignored",
     ),
     # uvicorn 0.55 with h11 puts a whole absolute-form target into scope["path"], so no
     # route matches it and even the files token is denied.
