@@ -82,7 +82,8 @@ class ScopeGuardMiddleware:
     :param method_override: ``"reject"`` (default) responds with 400 to a request with an
         ``X-HTTP-Method-Override``, ``X-Method-Override`` or ``X-HTTP-Method`` header or a
         ``_method`` query parameter, because a framework downstream may run the request as
-        that method. Header names with underscores in place of hyphens count too. ``"honour"`` decides on the overriding method instead.
+        that method. Header names with underscores in place of hyphens count too.
+        ``"honour"`` decides on the overriding method instead.
 
         .. warning:: A ``_method`` field in a form body is not read. If the app honours
            one, requests can run as a method scopeguard did not check.
