@@ -13,7 +13,6 @@ The ``scp`` and ``scopes`` claims that some issuers use may also be a list of st
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +26,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from jwt.algorithms import get_default_algorithms
 
+from scopeguard._cache import (
+    VerifiedTokenCache,
+    cache_deadline,
+    token_digest,
+    validate_cache_options,
+)
 from scopeguard.errors import ConfigurationError, InvalidToken
 
 __all__ = [
@@ -146,8 +151,11 @@ class JWTVerifier:
     :param required_claims: claims a token must carry. ``exp`` is required by default, so a
         token without an expiry is rejected.
     :param scope_claims: claim names read for scopes, the first one present being used.
-    :param cache_size: maximum number of verified tokens remembered until they expire, so a
-        token sent again skips signature verification. ``0`` turns the cache off.
+    :param cache_size: maximum number of verified tokens remembered, so a token sent again
+        skips signature verification. ``0`` turns the cache off. The cache keeps a SHA-256
+        digest of each token, never the token itself.
+    :param cache_ttl: seconds a verified token is remembered at most (default 300). An entry
+        never outlives the token's ``exp`` either.
 
     Raises :class:`ConfigurationError` at construction for a missing or unknown algorithm,
     a key that does not suit an algorithm, an HMAC secret shorter than the algorithm's
@@ -165,6 +173,7 @@ class JWTVerifier:
         required_claims: Sequence[str] = ("exp",),
         scope_claims: Sequence[str] = DEFAULT_SCOPE_CLAIMS,
         cache_size: int = 1024,
+        cache_ttl: float = 300,
     ) -> None:
         self._algorithms = _validate_algorithms(algorithms)
         self._key = _prepare_key(key, self._algorithms)
@@ -186,23 +195,17 @@ class JWTVerifier:
             "required_claims", required_claims, allow_empty=True
         )
         self._scope_claims = _validate_names("scope_claims", scope_claims, allow_empty=False)
-        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
-            raise ConfigurationError(f"cache_size must be an integer >= 0, got {cache_size!r}")
-        self._cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[TokenInfo, float]] = OrderedDict()
+        self._cache = VerifiedTokenCache(*validate_cache_options(cache_size, cache_ttl))
 
     def __repr__(self) -> str:
         return f"JWTVerifier(algorithms={self._algorithms!r}, audience={self._audience!r})"
 
     async def verify(self, token: str) -> TokenInfo:
         """Verify ``token`` and return its scopes and claims, or raise :class:`InvalidToken`."""
-        cached = self._cache.get(token)
+        digest = token_digest(token)
+        cached = self._cache.get(digest)
         if cached is not None:
-            info, valid_until = cached
-            if time.time() < valid_until:
-                self._cache.move_to_end(token)
-                return info
-            del self._cache[token]
+            return cached[0]
 
         claims = self._decode(token)
         # The claims are shared by every request that sends this token, so they are read-only.
@@ -210,7 +213,9 @@ class JWTVerifier:
             scopes=scopes_from_claims(claims, self._scope_claims),
             claims=MappingProxyType(claims),
         )
-        self._remember(token, info)
+        expires_at = cache_deadline(claims, self._leeway)
+        if expires_at is not None:
+            self._cache.put(digest, info, expires_at)
         return info
 
     def _decode(self, token: str) -> dict[str, Any]:
@@ -247,18 +252,6 @@ class JWTVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken("the token is invalid") from exc
         return claims
-
-    def _remember(self, token: str, info: TokenInfo) -> None:
-        expires = info.claims.get("exp")
-        if self._cache_size == 0 or isinstance(expires, bool):
-            return
-        if not isinstance(expires, (int, float)):
-            # NOTE: tokens without "exp" are verified on every request, never cached.
-            return
-        # PyJWT truncates "exp" to an integer and rejects a token once now >= exp + leeway.
-        self._cache[token] = (info, int(expires) + self._leeway)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
 
 def _validate_algorithms(algorithms: Sequence[str]) -> list[str]:

@@ -186,6 +186,12 @@ def valid_claims() -> dict[str, Any]:
             "secret", {"algorithms": ["HS256"], "cache_size": 1.5}, "cache_size", id="cache-float"
         ),
         pytest.param(
+            "secret", {"algorithms": ["HS256"], "cache_ttl": 0}, "cache_ttl", id="ttl-zero"
+        ),
+        pytest.param(
+            "secret", {"algorithms": ["HS256"], "cache_ttl": "60"}, "cache_ttl", id="ttl-string"
+        ),
+        pytest.param(
             "secret",
             {"algorithms": ["HS256"], "scope_claims": []},
             "scope_claims",
@@ -756,6 +762,45 @@ def test_cached_token_rejected_after_exp() -> None:
 
     with pytest.raises(InvalidToken, match="has expired"):
         verify(verifier, token)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "elapsed", "decoded_again"),
+    [
+        pytest.param(60, 59.5, False, id="within-ttl"),
+        pytest.param(60, 60, True, id="at-ttl"),
+        pytest.param(0.5, 1, True, id="short-ttl"),
+    ],
+)
+def test_cache_ttl_ends_entry(
+    decode_calls: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    ttl: float,
+    elapsed: float,
+    decoded_again: bool,
+) -> None:
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"], cache_ttl=ttl)
+    token = _token(exp_offset=3600)
+    start = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: start)
+    verify(verifier, token)
+    decode_calls.clear()
+
+    monkeypatch.setattr(time, "monotonic", lambda: start + elapsed)
+    verify(verifier, token)
+
+    assert decode_calls == ([token] if decoded_again else [])
+
+
+def test_cache_keeps_digest_not_token() -> None:
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
+    token = _token()
+    verify(verifier, token)
+
+    keys = list(verifier._cache._entries)
+
+    assert keys == [hashlib.sha256(token.encode()).digest()]
+    assert token not in repr(verifier._cache._entries)
 
 
 def test_cached_claims_are_read_only() -> None:
