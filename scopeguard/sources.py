@@ -11,10 +11,14 @@ from collections.abc import Iterator
 
 from scopeguard.errors import ConfigurationError
 from scopeguard.introspect import routes_from_app
+from scopeguard.middleware import ScopeGuardMiddleware
 from scopeguard.routefile import load_routes
 from scopeguard.table import RouteTable
 
 __all__ = ["load_source"]
+
+#: Most middleware layers searched for a ScopeGuardMiddleware.
+_MAX_LAYERS = 32
 
 _MODULE_ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
@@ -26,8 +30,12 @@ def load_source(spec: str) -> RouteTable:
     is read with :func:`~scopeguard.routefile.load_routes`. Otherwise the module is
     imported with the current directory first on ``sys.path``, as uvicorn does. An
     attribute that is a :class:`RouteTable` is returned as is, and any other callable is
-    read as an ASGI app with ``scopeguard.introspect.routes_from_app``. Raises
-    :class:`ConfigurationError` or :class:`ConfigurationError` naming ``spec`` and the problem.
+    read as an ASGI app. When the app is or wraps a
+    :class:`~scopeguard.ScopeGuardMiddleware`, directly or through ``add_middleware``, the
+    table is the one that middleware decides with, so its ``routes`` and
+    ``websocket_scope_method`` apply. Otherwise the app's routes are read with
+    ``scopeguard.introspect.routes_from_app``. Raises :class:`ConfigurationError` naming
+    ``spec`` and the problem.
     """
     if os.path.exists(spec) or not _MODULE_ATTRIBUTE.fullmatch(spec):
         if not os.path.exists(spec) and ":" not in spec and not os.path.splitext(spec)[1]:
@@ -96,4 +104,31 @@ def _routes_of_app(spec: str, app: object) -> RouteTable:
             f"SOURCE {spec!r} names an object of type {type(app).__name__}, which is neither "
             "an ASGI app nor a scopeguard.RouteTable"
         )
-    return routes_from_app(app)
+    table = _guarded_table(app)
+    return table if table is not None else routes_from_app(app)
+
+
+def _guarded_table(app: object) -> RouteTable | None:
+    """Return the table of the first ScopeGuardMiddleware found in ``app``'s layers."""
+    target: object = app
+    for _ in range(_MAX_LAYERS):
+        if isinstance(target, ScopeGuardMiddleware):
+            return target.policy.table
+        for middleware in getattr(target, "user_middleware", None) or ():
+            if getattr(middleware, "cls", None) is ScopeGuardMiddleware:
+                return _declared_table(app, getattr(middleware, "kwargs", {}))
+        target = getattr(target, "app", None)
+        if target is None:
+            return None
+    return None
+
+
+def _declared_table(app: object, options: dict[str, object]) -> RouteTable:
+    """Return the table that ``add_middleware(ScopeGuardMiddleware, **options)`` builds."""
+    routes = options.get("routes")
+    if isinstance(routes, RouteTable):
+        return routes
+    if routes is not None:
+        return RouteTable(routes)  # type: ignore[arg-type]
+    verb = options.get("websocket_scope_method") or "GET"
+    return routes_from_app(app, websocket_scope_method=verb)  # type: ignore[arg-type]

@@ -339,6 +339,12 @@ CASES = [
         400,
         id="ws-encoded-slash",
     ),
+    # A websocket scope has no method to override, so override headers change nothing.
+    case(
+        handshake(EVENTS, f"Authorization: Bearer {EVENTS_TOKEN}", "X-HTTP-Method-Override: POST"),
+        101,
+        id="ws-override-ignored",
+    ),
     case(
         handshake(f"{EVENTS}?access_token={EVENTS_TOKEN}"),
         401,

@@ -913,10 +913,13 @@ def test_lint_argument_error(capsys: pytest.CaptureFixture[str], arguments: list
 
 APP_MODULE = """\
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route as StarletteRoute
+from starlette.routing import WebSocketRoute
 
-from scopeguard import Route, RouteTable
+from scopeguard import JWTVerifier, Route, RouteTable, ScopeGuardMiddleware
 
 
 async def show(request):
@@ -934,6 +937,28 @@ table = RouteTable([Route("GET", "/users/:user_id"), Route("GET", "/users/me")])
 same_table = RouteTable([Route("GET", "/users/{user_id}"), Route("GET", "/users/me")])
 settings = {"table": table}
 number = 7
+
+
+async def live(websocket):
+    await websocket.close()
+
+
+live_routes = [StarletteRoute("/live/{room}", show), WebSocketRoute("/live/{room}", live)]
+verifier = JWTVerifier(key="cli-test-secret-0123456789abcdef", algorithms=["HS256"])
+bare = Starlette(routes=live_routes)
+guarded = ScopeGuardMiddleware(
+    Starlette(routes=live_routes), verifier=verifier, websocket_scope_method="WEBSOCKET"
+)
+wrapped = CORSMiddleware(guarded, allow_origins=["https://app.example.test"])
+added = Starlette(
+    routes=live_routes,
+    middleware=[
+        Middleware(ScopeGuardMiddleware, verifier=verifier, websocket_scope_method="WEBSOCKET")
+    ],
+)
+explicit = ScopeGuardMiddleware(
+    Starlette(routes=live_routes), routes=[Route("GET", "/live/:room")], verifier=verifier
+)
 """
 
 
@@ -997,6 +1022,27 @@ def test_lint_module_import_fails(capsys: pytest.CaptureFixture[str], app_module
 
     assert status == 2
     assert "importing module 'broken_module_for_lint' failed: RuntimeError: boom" in error
+
+
+@pytest.mark.parametrize(
+    ("attribute", "scopes"),
+    [
+        pytest.param("bare", ["url:GET|/live/:room"], id="bare-app"),
+        pytest.param("guarded", ["url:GET|/live/:room", "url:WEBSOCKET|/live/:room"], id="guarded"),
+        pytest.param("wrapped", ["url:GET|/live/:room", "url:WEBSOCKET|/live/:room"], id="wrapped"),
+        pytest.param("added", ["url:GET|/live/:room", "url:WEBSOCKET|/live/:room"], id="added"),
+        pytest.param("explicit", ["url:GET|/live/:room"], id="explicit-routes"),
+    ],
+)
+def test_scopes_of_guarded_app(
+    capsys: pytest.CaptureFixture[str], app_module: str, attribute: str, scopes: list[str]
+) -> None:
+    """An app behind ScopeGuardMiddleware lists the scopes that middleware checks."""
+    status = main(["scopes", "--format", "json", f"{app_module}:{attribute}"])
+    listed = json.loads(capsys.readouterr().out)
+
+    assert status == 0
+    assert sorted(entry["scope"] for entry in listed) == scopes
 
 
 def test_lint_app_source(capsys: pytest.CaptureFixture[str], app_module: str) -> None:
