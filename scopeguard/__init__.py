@@ -27,6 +27,7 @@ from scopeguard.errors import (
     ScopeSyntaxError,
 )
 from scopeguard.introspect import public, routes_from_app, scope_resource
+from scopeguard.jwks import MAX_JWKS_BYTES, JWKSVerifier
 from scopeguard.lint import (
     Finding,
     Severity,
@@ -93,6 +94,7 @@ __all__ = [
     "GROUP_BY_FIELDS",
     "HTTP_METHODS",
     "MAX_AUTHORIZATION_BYTES",
+    "MAX_JWKS_BYTES",
     "PRECEDENCES",
     "ROUTE_KEYS",
     "ROUTE_METHODS",
@@ -108,6 +110,7 @@ __all__ = [
     "GroupBy",
     "InsufficientScope",
     "InvalidToken",
+    "JWKSVerifier",
     "JWTVerifier",
     "MethodNotAllowed",
     "MethodOverride",

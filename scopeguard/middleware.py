@@ -201,8 +201,8 @@ class ScopeGuardMiddleware:
         return self._policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" and self._policy is None:
-            await self.app(scope, receive, self._reading_routes_at_startup(send))
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._starting(send))
             return
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
@@ -295,22 +295,28 @@ class ScopeGuardMiddleware:
         route = resolution.route
         return route is None or route.method != "OPTIONS"
 
-    def _reading_routes_at_startup(self, send: Send) -> Send:
-        """Wrap a lifespan ``send`` to read the app's routes once the app has started.
+    def _starting(self, send: Send) -> Send:
+        """Wrap a lifespan ``send`` to prepare the middleware once the app has started.
 
-        Routes added during the app's own startup are included. An error fails the startup
-        with its message, so the server reports it instead of serving requests.
+        The app's routes are read when ``routes`` was left out, so routes added during the
+        app's own startup are included, and a verifier with an ``async def start()`` method,
+        such as a :class:`~scopeguard.JWKSVerifier` that prefetches its keys, is started.
+        An error fails the startup with its message, so the server reports it instead of
+        serving requests.
         """
 
-        async def send_after_reading(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete" and self._policy is None:
+        async def send_when_ready(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
                 try:
-                    self.policy  # noqa: B018 - reads the routes
+                    self.policy  # noqa: B018 - reads the routes when they are not read yet
+                    start = getattr(self.verifier, "start", None)
+                    if inspect.iscoroutinefunction(start):
+                        await start()
                 except ConfigurationError as exc:
                     message = {"type": "lifespan.startup.failed", "message": str(exc)}
             await send(message)
 
-        return send_after_reading
+        return send_when_ready
 
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, decision: Decision

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
@@ -49,7 +49,7 @@ __all__ = [
 DEFAULT_SCOPE_CLAIMS: tuple[str, ...] = ("scope", "scp", "scopes")
 
 _HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-_PRIVATE_KEY_TYPES = (RSAPrivateKey, EllipticCurvePrivateKey, Ed25519PrivateKey, Ed448PrivateKey)
+PRIVATE_KEY_TYPES = (RSAPrivateKey, EllipticCurvePrivateKey, Ed25519PrivateKey, Ed448PrivateKey)
 
 
 class Secret:
@@ -151,6 +151,8 @@ class JWTVerifier:
     :param required_claims: claims a token must carry. ``exp`` is required by default, so a
         token without an expiry is rejected.
     :param scope_claims: claim names read for scopes, the first one present being used.
+    :param max_lifetime: longest accepted time in seconds from ``iat`` to ``exp``. When set,
+        tokens without both claims are rejected. Default: no limit.
     :param cache_size: maximum number of verified tokens remembered, so a token sent again
         skips signature verification. ``0`` turns the cache off. The cache keeps a SHA-256
         digest of each token, never the token itself.
@@ -172,29 +174,24 @@ class JWTVerifier:
         leeway: float = 0,
         required_claims: Sequence[str] = ("exp",),
         scope_claims: Sequence[str] = DEFAULT_SCOPE_CLAIMS,
+        max_lifetime: float | None = None,
         cache_size: int = 1024,
         cache_ttl: float = 300,
     ) -> None:
-        self._algorithms = _validate_algorithms(algorithms)
+        self._algorithms = validate_algorithms(algorithms)
         self._key = _prepare_key(key, self._algorithms)
-        if isinstance(audience, str):
-            self._audience: str | list[str] | None = audience
-        elif audience is None:
-            self._audience = None
-        else:
-            self._audience = list(audience)
-            if not self._audience or not all(isinstance(item, str) for item in self._audience):
-                raise ConfigurationError("audience must be a string or a non-empty list of strings")
+        self._audience = validate_audience(audience)
         if issuer is not None and not isinstance(issuer, str):
             raise ConfigurationError(f"issuer must be a string, got {type(issuer).__name__}")
         self._issuer = issuer
-        if isinstance(leeway, bool) or not isinstance(leeway, (int, float)) or leeway < 0:
-            raise ConfigurationError(f"leeway must be a number of seconds >= 0, got {leeway!r}")
-        self._leeway = float(leeway)
-        self._required_claims = _validate_names(
-            "required_claims", required_claims, allow_empty=True
+        self._leeway = validate_seconds("leeway", leeway)
+        self._max_lifetime = (
+            None
+            if max_lifetime is None
+            else validate_seconds("max_lifetime", max_lifetime, allow_zero=False)
         )
-        self._scope_claims = _validate_names("scope_claims", scope_claims, allow_empty=False)
+        self._required_claims = validate_names("required_claims", required_claims, allow_empty=True)
+        self._scope_claims = validate_names("scope_claims", scope_claims, allow_empty=False)
         self._cache = VerifiedTokenCache(*validate_cache_options(cache_size, cache_ttl))
 
     def __repr__(self) -> str:
@@ -219,42 +216,107 @@ class JWTVerifier:
         return info
 
     def _decode(self, token: str) -> dict[str, Any]:
-        if token.count(".") == 4:
-            # Five dot-separated parts make an encrypted JWT (JWE compact form), whose claims are
-            # encrypted. PyJWT only signs and verifies, so it is rejected by name here.
-            raise InvalidToken("the token is an encrypted JWT (JWE), which is not accepted")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._key,
-                algorithms=self._algorithms,
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": self._required_claims},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise InvalidToken("the token has expired") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise InvalidToken("the token is not valid yet") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise InvalidToken("the token's audience is not accepted") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise InvalidToken("the token's issuer is not accepted") from exc
-        except jwt.MissingRequiredClaimError as exc:
-            raise InvalidToken(f"the token has no {exc.claim!r} claim") from exc
-        except jwt.InvalidAlgorithmError as exc:
-            raise InvalidToken("the token's signing algorithm is not accepted") from exc
-        except jwt.InvalidSignatureError as exc:
-            raise InvalidToken("the token's signature is invalid") from exc
-        except jwt.DecodeError as exc:
-            raise InvalidToken("the token is not a well-formed JWT") from exc
-        except jwt.PyJWTError as exc:
-            raise InvalidToken("the token is invalid") from exc
+        reject_encrypted(token)
+        claims = decode_claims(
+            token,
+            self._key,
+            self._algorithms,
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            required_claims=self._required_claims,
+        )
+        check_lifetime(claims, self._max_lifetime)
         return claims
 
 
-def _validate_algorithms(algorithms: Sequence[str]) -> list[str]:
+def reject_encrypted(token: str) -> None:
+    """Raise :class:`InvalidToken` for an encrypted JWT, whose claims cannot be read."""
+    if token.count(".") == 4:
+        # Five dot-separated parts make an encrypted JWT (JWE compact form), whose claims are
+        # encrypted. PyJWT only signs and verifies, so it is rejected by name here.
+        raise InvalidToken("the token is an encrypted JWT (JWE), which is not accepted")
+
+
+def decode_claims(
+    token: str,
+    key: Any,
+    algorithms: list[str],
+    *,
+    audience: str | list[str] | None,
+    issuer: str | None,
+    leeway: float,
+    required_claims: list[str],
+) -> dict[str, Any]:
+    """Verify ``token`` with PyJWT and return its claims, or raise :class:`InvalidToken`
+    with a reason that names the failed check and nothing of the token."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": required_claims},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("the token has expired") from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise InvalidToken("the token is not valid yet") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise InvalidToken("the token's audience is not accepted") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise InvalidToken("the token's issuer is not accepted") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken(f"the token has no {exc.claim!r} claim") from exc
+    except jwt.InvalidAlgorithmError as exc:
+        raise InvalidToken("the token's signing algorithm is not accepted") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise InvalidToken("the token's signature is invalid") from exc
+    except jwt.DecodeError as exc:
+        raise InvalidToken("the token is not a well-formed JWT") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("the token is invalid") from exc
+    return claims
+
+
+def check_lifetime(claims: Mapping[str, Any], max_lifetime: float | None) -> None:
+    """Raise :class:`InvalidToken` when ``exp`` minus ``iat`` exceeds ``max_lifetime``."""
+    if max_lifetime is None:
+        return
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not _is_number(issued):
+        raise InvalidToken("the token has no 'iat' claim, which a maximum lifetime needs")
+    if not _is_number(expires):
+        raise InvalidToken("the token has no 'exp' claim, which a maximum lifetime needs")
+    if expires - issued > max_lifetime:
+        raise InvalidToken(f"the token's lifetime is longer than {max_lifetime:g} seconds")
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate_seconds(option: str, value: object, *, allow_zero: bool = True) -> float:
+    """Return ``value`` as a float, or raise :class:`ConfigurationError` naming ``option``."""
+    if not _is_number(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigurationError(f"{option} must be a number of seconds {bound}, got {value!r}")
+    return float(value)
+
+
+def validate_audience(audience: str | Sequence[str] | None) -> str | list[str] | None:
+    """Return ``audience`` as PyJWT takes it, or raise :class:`ConfigurationError`."""
+    if audience is None or isinstance(audience, str):
+        return audience
+    result = list(audience)
+    if not result or not all(isinstance(item, str) for item in result):
+        raise ConfigurationError("audience must be a string or a non-empty list of strings")
+    return result
+
+
+def validate_algorithms(algorithms: Sequence[str]) -> list[str]:
     if isinstance(algorithms, str):
         raise ConfigurationError(
             f"algorithms must be a list of names, not the string {algorithms!r}; "
@@ -301,14 +363,14 @@ def _prepare_key(key: Any, algorithms: list[str]) -> Any:
         problem = check_length(prepared) if check_length is not None else None
         if problem:
             raise ConfigurationError(f"the key is too short for {name}: {problem}")
-        if isinstance(prepared, _PRIVATE_KEY_TYPES):
+        if isinstance(prepared, PRIVATE_KEY_TYPES):
             # PyJWT verifies RS* and PS* signatures with key.verify(), which private keys
             # lack, so a private key is replaced by its public key.
             key = prepared.public_key()
     return key
 
 
-def _validate_names(option: str, names: Sequence[str], *, allow_empty: bool) -> list[str]:
+def validate_names(option: str, names: Sequence[str], *, allow_empty: bool) -> list[str]:
     if isinstance(names, str):
         raise ConfigurationError(f"{option} must be a list of claim names, not a string")
     result = list(names)
