@@ -25,8 +25,10 @@ from scopeguard.errors import (
     RouteTemplateError,
     ScopeGuardError,
     ScopeSyntaxError,
+    UnknownToken,
 )
 from scopeguard.introspect import public, routes_from_app, scope_resource
+from scopeguard.introspection import MAX_INTROSPECTION_BYTES, IntrospectionVerifier
 from scopeguard.jwks import MAX_JWKS_BYTES, JWKSVerifier
 from scopeguard.lint import (
     Finding,
@@ -47,6 +49,13 @@ from scopeguard.middleware import (
 )
 from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
 from scopeguard.request_target import TargetChecks, target_problem
+from scopeguard.resolvers import (
+    StaticResolver,
+    TokenResolver,
+    TokenSource,
+    TokenSources,
+    as_verifier,
+)
 from scopeguard.routefile import (
     ROUTE_KEYS,
     dump_routes,
@@ -94,6 +103,7 @@ __all__ = [
     "GROUP_BY_FIELDS",
     "HTTP_METHODS",
     "MAX_AUTHORIZATION_BYTES",
+    "MAX_INTROSPECTION_BYTES",
     "MAX_JWKS_BYTES",
     "PRECEDENCES",
     "ROUTE_KEYS",
@@ -109,6 +119,7 @@ __all__ = [
     "Finding",
     "GroupBy",
     "InsufficientScope",
+    "IntrospectionVerifier",
     "InvalidToken",
     "JWKSVerifier",
     "JWTVerifier",
@@ -133,12 +144,18 @@ __all__ = [
     "ScopeSyntaxError",
     "Secret",
     "Severity",
+    "StaticResolver",
     "TargetChecks",
     "TokenInfo",
+    "TokenResolver",
+    "TokenSource",
+    "TokenSources",
     "TokenUser",
     "TokenVerifier",
+    "UnknownToken",
     "Unmatched",
     "__version__",
+    "as_verifier",
     "bearer_token",
     "build_catalogue",
     "check_scopes",

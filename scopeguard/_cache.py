@@ -46,9 +46,9 @@ class _Entry:
     info: TokenInfo
     #: Wall-clock time (time.time) from which the token is no longer valid.
     expires_at: float
-    #: Monotonic time (time.monotonic) at which the entry ends, whatever the token says.
+    #: Monotonic time (time.monotonic) at which the entry ends, whatever the token's exp.
     stale_at: float
-    #: What verified the token, such as a key, for the owner to check on each hit.
+    #: The source that verified the token, such as a key, for the owner to check on a hit.
     source: Any
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "RouteTemplateError",
     "ScopeGuardError",
     "ScopeSyntaxError",
+    "UnknownToken",
 ]
 
 
@@ -94,6 +95,12 @@ class InvalidToken(Denial):
 
     status_code = 401
     error_code = "invalid_token"
+
+
+class UnknownToken(InvalidToken):
+    """A token source does not know the token: it is not of the source's kind, such as an
+    opaque token given to a JWT verifier, or the source has no record of it. With several
+    sources, the next one is asked."""
 
 
 class InsufficientScope(Denial):

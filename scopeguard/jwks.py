@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -38,7 +37,8 @@ from scopeguard._cache import (
     token_digest,
     validate_cache_options,
 )
-from scopeguard.errors import ConfigurationError, InvalidToken
+from scopeguard._http import ResponseTooLarge, read_limited, validate_url
+from scopeguard.errors import ConfigurationError, UnknownToken
 from scopeguard.tokens import (
     DEFAULT_SCOPE_CLAIMS,
     PRIVATE_KEY_TYPES,
@@ -193,7 +193,7 @@ class JWKSVerifier:
         self._fetch_task: asyncio.Task[None] | None = None
         self._unknown_kids: OrderedDict[str, float] = OrderedDict()
         self._warned_at: float | None = None
-        self._url = _validate_url(url) if url is not None else None
+        self._url = validate_url(url) if url is not None else None
         if path is not None or keys is not None:
             document = _read_file(path) if path is not None else keys
             label = str(path) if path is not None else "keys"
@@ -236,13 +236,13 @@ class JWKSVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise InvalidToken("the token is not a well-formed JWT") from exc
+            raise UnknownToken("the token is not a well-formed JWT") from exc
         algorithm = header.get("alg")
         if algorithm not in self._algorithms:
-            raise InvalidToken("the token's signing algorithm is not accepted")
+            raise UnknownToken("the token's signing algorithm is not accepted")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
-            raise InvalidToken("the token's key id (kid) is not a string")
+            raise UnknownToken("the token's key id (kid) is not a string")
 
         key = await self._key_for(kid, algorithm)
         claims = decode_claims(
@@ -275,29 +275,29 @@ class JWKSVerifier:
         if key is not None:
             return key
         if kid is None:
-            raise InvalidToken(
+            raise UnknownToken(
                 "the token has no key id (kid), and not exactly one key suits its algorithm"
             )
         if kid in self._keys:
-            raise InvalidToken("the token's signing algorithm does not suit its key")
+            raise UnknownToken("the token's signing algorithm does not suit its key")
         if self._url is None:
-            raise InvalidToken("the token's key id (kid) is not in the key set")
+            raise UnknownToken("the token's key id (kid) is not in the key set")
 
         now = time.monotonic()
         until = self._unknown_kids.get(kid)
         if until is not None and now < until:
-            raise InvalidToken("the token's key id (kid) is not in the key set")
+            raise UnknownToken("the token's key id (kid) is not in the key set")
         if not fetched and (self._fetch_running() or self._cooled_down(now)):
             await self._refresh()
         key = self._lookup(kid, algorithm)
         if key is not None:
             return key
         if kid in self._keys:
-            raise InvalidToken("the token's signing algorithm does not suit its key")
+            raise UnknownToken("the token's signing algorithm does not suit its key")
         if self._fetched_at is not None and self._fetched_at >= now:
             # Only a key set fetched after this request arrived proves the kid unknown.
             self._remember_unknown(kid, time.monotonic())
-        raise InvalidToken("the token's key id (kid) is not in the key set")
+        raise UnknownToken("the token's key id (kid) is not in the key set")
 
     def _lookup(self, kid: str | None, algorithm: str) -> _Key | None:
         if kid is not None:
@@ -481,11 +481,10 @@ async def _read_document(client: httpx.AsyncClient, url: str, headers: dict[str,
     async with client.stream("GET", url, headers=headers) as response:
         if response.status_code != 200:
             raise _FetchError(f"the response status is {response.status_code}")
-        body = b""
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_JWKS_BYTES:
-                raise _FetchError(f"the response is larger than {MAX_JWKS_BYTES} bytes")
+        try:
+            body = await read_limited(response, MAX_JWKS_BYTES)
+        except ResponseTooLarge as exc:
+            raise _FetchError(str(exc)) from None
     try:
         return json.loads(body)
     except ValueError as exc:
@@ -507,15 +506,6 @@ def _algorithms_of(entry: Mapping[str, Any]) -> frozenset[str]:
     if named is None:
         return by_type
     return frozenset({named}) & by_type if isinstance(named, str) else frozenset()
-
-
-def _validate_url(url: object) -> str:
-    if not isinstance(url, str):
-        raise ConfigurationError(f"url must be a string, got {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(f"url must be an http or https URL, got {url!r}")
-    return url
 
 
 def _read_file(path: str | Path) -> object:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -16,10 +16,11 @@ from scopeguard.errors import BadRequest, ConfigurationError, Denial
 from scopeguard.introspect import routes_from_app
 from scopeguard.policy import Decision, Policy, Reason, Unmatched
 from scopeguard.request_target import TargetChecks, target_problem
+from scopeguard.resolvers import TokenSource, as_verifier
 from scopeguard.responses import DenialResponse, send_denial, validate_realm
 from scopeguard.scopes import SCOPE_VERBS
 from scopeguard.table import WEBSOCKET, Resolution, Route, RouteTable
-from scopeguard.tokens import TokenInfo, TokenVerifier
+from scopeguard.tokens import TokenInfo
 
 __all__ = ["STATE_KEY", "MethodOverride", "ScopeGuardMiddleware", "TokenUser", "route_path"]
 
@@ -76,7 +77,11 @@ class ScopeGuardMiddleware:
         websocket routes: ``"GET"`` (default) or ``"WEBSOCKET"``; see
         :func:`~scopeguard.routes_from_app`. With ``routes=``, set ``scope_method`` on each
         websocket route instead; passing both raises :class:`ConfigurationError`.
-    :param verifier: verifies bearer tokens, for example a :class:`~scopeguard.JWTVerifier`.
+    :param verifier: verifies bearer tokens: a :class:`~scopeguard.JWTVerifier`, a
+        :class:`~scopeguard.JWKSVerifier`, an :class:`~scopeguard.IntrospectionVerifier`, a
+        resolver (an async callable that returns a :class:`~scopeguard.TokenInfo` or
+        ``None``), or a list of these, asked in order as :class:`~scopeguard.TokenSources`
+        asks them.
     :param realm: the ``realm`` of the ``WWW-Authenticate`` challenge.
     :param unmatched: ``"deny"`` (default) or ``"pass"``; see :class:`~scopeguard.Policy`.
     :param method_override: ``"reject"`` (default) responds with 400 to a request with an
@@ -110,7 +115,7 @@ class ScopeGuardMiddleware:
         app: ASGIApp,
         *,
         routes: RouteTable | Collection[Route] | None = None,
-        verifier: TokenVerifier,
+        verifier: TokenSource | Sequence[TokenSource],
         realm: str = "api",
         unmatched: Unmatched = "deny",
         method_override: MethodOverride = "reject",
@@ -119,12 +124,10 @@ class ScopeGuardMiddleware:
         target_checks: TargetChecks = DEFAULT_TARGET_CHECKS,
         websocket_scope_method: str | None = None,
     ) -> None:
-        verify = getattr(verifier, "verify", None)
-        if not isinstance(verifier, TokenVerifier) or not inspect.iscoroutinefunction(verify):
-            raise ConfigurationError(
-                "verifier must have an 'async def verify(self, token)' method, "
-                f"got {type(verifier).__name__}"
-            )
+        try:
+            checked_verifier = as_verifier(verifier)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"verifier: {exc}") from None
         try:
             self.realm = validate_realm(realm)
         except ValueError as exc:
@@ -170,7 +173,7 @@ class ScopeGuardMiddleware:
         self.websocket_scope_method = websocket_scope_method or "GET"
         self.target_checks = target_checks
         self.app = app
-        self.verifier = verifier
+        self.verifier = checked_verifier
         self.method_override: MethodOverride = method_override
         self.cors_preflight = cors_preflight
         self.max_authorization_bytes = max_authorization_bytes

@@ -32,7 +32,7 @@ from scopeguard._cache import (
     token_digest,
     validate_cache_options,
 )
-from scopeguard.errors import ConfigurationError, InvalidToken
+from scopeguard.errors import ConfigurationError, InvalidToken, UnknownToken
 
 __all__ = [
     "DEFAULT_SCOPE_CLAIMS",
@@ -91,6 +91,18 @@ class TokenInfo:
         """The ``sub`` claim, when it is a string."""
         subject = self.claims.get("sub")
         return subject if isinstance(subject, str) else None
+
+    @property
+    def client_id(self) -> str | None:
+        """The ``client_id`` claim (RFC 9068 and RFC 7662), when it is a string."""
+        client_id = self.claims.get("client_id")
+        return client_id if isinstance(client_id, str) else None
+
+    @property
+    def expires_at(self) -> float | None:
+        """The ``exp`` claim in seconds since the epoch, when it is a number."""
+        expires = self.claims.get("exp")
+        return float(expires) if is_number(expires) else None
 
 
 @runtime_checkable
@@ -235,7 +247,7 @@ def reject_encrypted(token: str) -> None:
     if token.count(".") == 4:
         # Five dot-separated parts make an encrypted JWT (JWE compact form), whose claims are
         # encrypted. PyJWT only signs and verifies, so it is rejected by name here.
-        raise InvalidToken("the token is an encrypted JWT (JWE), which is not accepted")
+        raise UnknownToken("the token is an encrypted JWT (JWE), which is not accepted")
 
 
 def decode_claims(
@@ -249,7 +261,11 @@ def decode_claims(
     required_claims: list[str],
 ) -> dict[str, Any]:
     """Verify ``token`` with PyJWT and return its claims, or raise :class:`InvalidToken`
-    with a reason that names the failed check and nothing of the token."""
+    with a reason that names the failed check and nothing of the token.
+
+    Failures up to and including the signature check raise :class:`UnknownToken`, since
+    another source may own the token. A failed claim check after a valid signature is
+    final."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -271,11 +287,11 @@ def decode_claims(
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidToken(f"the token has no {exc.claim!r} claim") from exc
     except jwt.InvalidAlgorithmError as exc:
-        raise InvalidToken("the token's signing algorithm is not accepted") from exc
+        raise UnknownToken("the token's signing algorithm is not accepted") from exc
     except jwt.InvalidSignatureError as exc:
-        raise InvalidToken("the token's signature is invalid") from exc
+        raise UnknownToken("the token's signature is invalid") from exc
     except jwt.DecodeError as exc:
-        raise InvalidToken("the token is not a well-formed JWT") from exc
+        raise UnknownToken("the token is not a well-formed JWT") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken("the token is invalid") from exc
     return claims
@@ -286,21 +302,22 @@ def check_lifetime(claims: Mapping[str, Any], max_lifetime: float | None) -> Non
     if max_lifetime is None:
         return
     issued, expires = claims.get("iat"), claims.get("exp")
-    if not _is_number(issued):
+    if not is_number(issued):
         raise InvalidToken("the token has no 'iat' claim, which a maximum lifetime needs")
-    if not _is_number(expires):
+    if not is_number(expires):
         raise InvalidToken("the token has no 'exp' claim, which a maximum lifetime needs")
     if expires - issued > max_lifetime:
         raise InvalidToken(f"the token's lifetime is longer than {max_lifetime:g} seconds")
 
 
-def _is_number(value: object) -> TypeGuard[float]:
+def is_number(value: object) -> TypeGuard[float]:
+    """Return whether ``value`` is an int or float, a bool excluded."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def validate_seconds(option: str, value: object, *, allow_zero: bool = True) -> float:
     """Return ``value`` as a float, or raise :class:`ConfigurationError` naming ``option``."""
-    if not _is_number(value) or value < 0 or (value == 0 and not allow_zero):
+    if not is_number(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigurationError(f"{option} must be a number of seconds {bound}, got {value!r}")
     return float(value)

@@ -26,6 +26,7 @@ from scopeguard import (
     Secret,
     TokenInfo,
     TokenVerifier,
+    UnknownToken,
     scopes_from_claims,
 )
 from scopeguard.tokens import DEFAULT_SCOPE_CLAIMS, mint_token
@@ -867,3 +868,57 @@ def test_mint_token_round_trip() -> None:
 def test_mint_token_rejects(secret: str, algorithm: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         mint_token(secret, [COURSE_SCOPE], algorithm=algorithm)
+
+
+# --- Unknown tokens and lifetime ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        pytest.param(lambda: "opaque-token", "unknown", id="not-a-jwt"),
+        pytest.param(lambda: "a.b.c.d.e", "unknown", id="jwe"),
+        pytest.param(lambda: _token(), "accepted", id="valid"),
+        pytest.param(
+            lambda: jwt.encode({"exp": time.time() + 60}, OTHER_SECRET, algorithm="HS256"),
+            "unknown",
+            id="other-secret",
+        ),
+        pytest.param(lambda: _token(exp_offset=-60), "invalid", id="expired"),
+    ],
+)
+def test_unknown_token_only_before_signature(token: Any, expected: str) -> None:
+    """A token this verifier cannot claim as its own raises UnknownToken, so another source
+    may accept it; a failed check after a valid signature is final."""
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
+
+    try:
+        verify(verifier, token())
+        outcome = "accepted"
+    except UnknownToken:
+        outcome = "unknown"
+    except InvalidToken:
+        outcome = "invalid"
+
+    assert outcome == expected
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        pytest.param({"iat": 0, "exp": 601}, "lifetime is longer than 600 seconds", id="long"),
+        pytest.param({"exp": 60}, "no 'iat' claim", id="no-iat"),
+        pytest.param({"iat": 0, "exp": 600}, None, id="exactly-600"),
+    ],
+)
+def test_max_lifetime(claims: dict[str, int], message: str | None) -> None:
+    now = int(time.time())
+    payload = {"scope": COURSE_SCOPE, **{key: now + value for key, value in claims.items()}}
+    token = jwt.encode(payload, SECRET, algorithm="HS256")
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"], max_lifetime=600)
+
+    if message is None:
+        assert verify(verifier, token).scopes == frozenset({COURSE_SCOPE})
+    else:
+        with pytest.raises(InvalidToken, match=message):
+            verify(verifier, token)
