@@ -18,8 +18,11 @@ async client, so they wait on the event loop without blocking it, and they are r
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -72,6 +75,7 @@ _EC_ALGORITHMS: Final = {
     "secp256k1": frozenset({"ES256K"}),
 }
 _OKP_ALGORITHMS: Final = frozenset({"EdDSA"})
+_BASE64URL: Final = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,10 +237,7 @@ class JWKSVerifier:
             self._cache.discard(digest)
 
         reject_encrypted(token)
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise UnknownToken("the token is not a well-formed JWT") from exc
+        header = _unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in self._algorithms:
             raise UnknownToken("the token's signing algorithm is not accepted")
@@ -489,6 +490,23 @@ async def _read_document(client: httpx.AsyncClient, url: str, headers: dict[str,
         return json.loads(body)
     except ValueError as exc:
         raise _FetchError(f"the response is not JSON: {exc}") from exc
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """Return the JOSE header of ``token``, read only to choose its key; PyJWT checks the
+    whole token afterwards. Raises :class:`UnknownToken` when it cannot be read."""
+    # PyJWT's get_unverified_header decodes and checks every part of the token, which for
+    # RS256 took as long as the signature check itself. Only the header is needed here.
+    segment, dot, _ = token.partition(".")
+    if not dot or _BASE64URL.fullmatch(segment) is None:
+        raise UnknownToken("the token is not a well-formed JWT")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error):
+        raise UnknownToken("the token is not a well-formed JWT") from None
+    if not isinstance(header, dict):
+        raise UnknownToken("the token is not a well-formed JWT")
+    return header
 
 
 def _algorithms_of(entry: Mapping[str, Any]) -> frozenset[str]:

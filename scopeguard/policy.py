@@ -41,9 +41,11 @@ class Reason(enum.Enum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# which made building a Decision a quarter of a whole decision's time.
+@dataclass(slots=True)
 class Decision:
-    """The outcome of checking one request.
+    """The outcome of checking one request. Treat it as read-only.
 
     ``status`` is the HTTP status to send when denied, and 200 when allowed. ``error`` is
     the RFC 6750 error code for the ``WWW-Authenticate`` challenge, when there is one.

@@ -157,6 +157,11 @@ class Resolution:
     also_required: tuple[Route, ...] = ()
 
 
+#: Most resolutions a table remembers. Each is one combination of a method and the
+#: entries that matched a path, so real tables stay far below it.
+_MAX_REMEMBERED_RESOLUTIONS: Final = 65_536
+
+
 class _Entry(NamedTuple):
     route: Route
     method: str
@@ -208,6 +213,7 @@ class RouteTable:
                 self._insert(order, route, variant)
         self._has_host_routes = any(route.host is not None for route in self.routes)
         self._has_websocket_routes = any(route.method == WEBSOCKET for route in self.routes)
+        self._resolutions: dict[tuple[object, ...], Resolution] = {}
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -244,6 +250,18 @@ class RouteTable:
         if not matches:
             return _NO_ROUTE
 
+        # The outcome depends only on the method and the entries that matched, so it is
+        # remembered under their identities; the entries live as long as the table.
+        key = (method, *[id(entry) for entry in matches])
+        resolution = self._resolutions.get(key)
+        if resolution is None:
+            resolution = self._choose(method, matches)
+            if len(self._resolutions) < _MAX_REMEMBERED_RESOLUTIONS:
+                self._resolutions[key] = resolution
+        return resolution
+
+    def _choose(self, method: str, matches: list[_Entry]) -> Resolution:
+        """Return the resolution among ``matches``, the entries that match the path."""
         # HEAD falls back to the GET routes, and a websocket handshake (WEBSOCKET) to the
         # GET routes too, when no route of their own matches the path.
         route_method = method

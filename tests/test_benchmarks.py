@@ -1,4 +1,4 @@
-"""A smoke test of the decision benchmark script. It checks the output's shape, never timings."""
+"""Smoke tests of the benchmark scripts. They check the output's shape, never timings."""
 
 from __future__ import annotations
 
@@ -38,3 +38,22 @@ def test_quick_run_prints_every_table(
     for size in ("| 10 |", "| 100 |", "| 1,000 |", "| 10,000 |"):
         assert any(line.startswith(size) for line in lines), f"no row for {size}"
     assert any(line.startswith("| ratio 10,000 / 10 |") for line in lines)
+
+
+TOKEN_SCRIPT = SCRIPT.parent / "bench_tokens.py"
+
+
+def test_token_benchmark_quick_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(TOKEN_SCRIPT.parent))
+    namespace = runpy.run_path(str(TOKEN_SCRIPT), run_name="bench_tokens")
+
+    status = namespace["main"](["--quick"])
+
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "## Verification and decision" in lines
+    assert "## Target" in lines
+    for algorithm in ("HS256", "RS256"):
+        assert any(line.startswith(f"| {algorithm} |") for line in lines), algorithm

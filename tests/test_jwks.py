@@ -271,6 +271,18 @@ def test_verify_published_key(
             id="no-kid-two-keys",
         ),
         pytest.param(lambda: [rsa_jwk("A")], lambda: "not-a-jwt", "not a well-formed", id="junk"),
+        pytest.param(
+            lambda: [rsa_jwk("A")], lambda: "!!!.e30.c2ln", "not a well-formed", id="bad-b64"
+        ),
+        pytest.param(
+            lambda: [rsa_jwk("A")], lambda: "W10.e30.c2ln", "not a well-formed", id="header-list"
+        ),
+        pytest.param(
+            lambda: [rsa_jwk("A")], lambda: "e30x.e30.c2ln", "not a well-formed", id="bad-json"
+        ),
+        pytest.param(
+            lambda: [rsa_jwk("A")], lambda: ".e30.c2ln", "not a well-formed", id="no-header"
+        ),
         pytest.param(lambda: [rsa_jwk("A")], lambda: "a.b.c.d.e", "encrypted JWT (JWE)", id="jwe"),
         pytest.param(
             lambda: [rsa_jwk("A")],
