@@ -70,3 +70,30 @@ def test_guide_websocket_example() -> None:
     exec(code_blocks(ROOT / "docs" / "guide.md", "python", "## Websockets")[0], namespace)  # noqa: S102
 
     assert namespace["live"].scope == "url:WEBSOCKET|/api/v1/courses/:course_id/live"
+
+
+@pytest.mark.parametrize(
+    ("index", "name", "kind"),
+    [
+        pytest.param(0, "verifier", "JWKSVerifier", id="jwks"),
+        pytest.param(1, "verifier", "IntrospectionVerifier", id="introspection"),
+        pytest.param(2, "service_tokens", "StaticResolver", id="static"),
+        pytest.param(3, "app", "ScopeGuardMiddleware", id="several"),
+    ],
+)
+def test_tokens_page_examples(
+    monkeypatch: pytest.MonkeyPatch, index: int, name: str, kind: str
+) -> None:
+    """Each example of docs/tokens.md builds its source; none of them fetches anything."""
+    monkeypatch.setenv("INTROSPECTION_SECRET", "example-client-secret")
+    blocks = code_blocks(ROOT / "docs" / "tokens.md", "python")
+    namespace: dict[str, Any] = {"app": _empty_app}
+
+    exec(blocks[index], namespace)  # noqa: S102
+
+    assert len(blocks) == 4
+    assert type(namespace[name]).__name__ == kind
+
+
+async def _empty_app(scope: Any, receive: Any, send: Any) -> None:
+    return None
