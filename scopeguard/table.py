@@ -251,7 +251,7 @@ class RouteTable:
             return _NO_ROUTE
 
         # The outcome depends only on the method and the entries that matched, so it is
-        # remembered under their identities; the entries live as long as the table.
+        # remembered under their identities. The entries live as long as the table.
         key = (method, *[id(entry) for entry in matches])
         resolution = self._resolutions.get(key)
         if resolution is None:

@@ -1,6 +1,6 @@
 """Tests of IntrospectionVerifier against a real RFC 7662 endpoint under uvicorn on 127.0.0.1.
 
-The endpoint answers from a table of tokens, records every request it receives, and can
+The endpoint responds from a table of tokens, records every request it receives, and can
 fail with an error status, garbage, a response without ``active``, or slowly.
 """
 
@@ -122,7 +122,7 @@ def rejection(verifier: IntrospectionVerifier, token: str) -> str:
     return raised.value.reason
 
 
-# --- Requests and answers -----------------------------------------------------------------
+# --- Requests and responses ---------------------------------------------------------------
 
 
 def test_active_token(endpoint: Endpoint) -> None:
@@ -245,7 +245,7 @@ def test_active_result_ends_with_exp(endpoint: Endpoint, monkeypatch: pytest.Mon
     verifier = verifier_for(endpoint, cache_ttl=3600)
     verify(verifier, "opaque-1")
     exp = endpoint.tokens["opaque-1"]["exp"]
-    # The endpoint now says the token is no longer active, as it would after exp.
+    # The endpoint now reports the token inactive, as it would after exp.
     endpoint.tokens.clear()
 
     monkeypatch.setattr(time, "time", lambda: exp + 1)
