@@ -330,7 +330,7 @@ def test_verify_rejects(key_server: KeyServer, published: Any, token: Any, reaso
 )
 def test_default_leeway_is_60_seconds(key_server: KeyServer, claim: str, offset: int) -> None:
     verifier = verifier_for(key_server, cache_size=0)
-    claims = {claim: int(time.time()) + offset}
+    claims: dict[str, Any] = {claim: int(time.time()) + offset}
 
     assert verify(verifier, sign("A", **claims)).scopes == frozenset({SCOPE})
 
