@@ -98,9 +98,17 @@ class InvalidToken(Denial):
 
 
 class UnknownToken(InvalidToken):
-    """A token source does not know the token: it is not of the source's kind, such as an
+    """A token source cannot claim the token: it is not of the source's kind, such as an
     opaque token given to a JWT verifier, or the source has no record of it. With several
-    sources, the next one is asked."""
+    sources, the next one is asked.
+
+    ``specific`` is true when the reason names a cause that concerns this token, such as
+    an unknown key id, rather than only that the token is not of the source's kind.
+    """
+
+    def __init__(self, reason: str, *, specific: bool = False) -> None:
+        super().__init__(reason)
+        self.specific = specific
 
 
 class InsufficientScope(Denial):

@@ -61,7 +61,9 @@ class IntrospectionVerifier:
         fields (``client_secret_post``).
     :param token_type_hint: sent as ``token_type_hint`` (default ``"access_token"``);
         ``None`` leaves it out.
-    :param audience: when set, an active token's ``aud`` must contain one of these values.
+    :param audience: the accepted ``aud`` value or values. When set, an active token's
+        ``aud`` must contain one of them, and a response without ``aud`` is rejected. When
+        it is ``None``, a response with ``aud`` is rejected, as :class:`JWTVerifier` does.
     :param issuer: when set, an active token's ``iss`` must equal it.
     :param scope_claims: members read for scopes, the first one present being used; by
         default ``scope``, which RFC 7662 defines as a space-separated string.
@@ -78,8 +80,8 @@ class IntrospectionVerifier:
     :param http_client: an ``httpx.AsyncClient`` to post with, for proxies or custom TLS.
         By default each request opens its own client.
 
-    An inactive or unchecked token raises :class:`UnknownToken`, so a later source may
-    still accept it.
+    Client credentials sent with ``"basic"`` are form-encoded before the Basic encoding,
+    as RFC 6749 section 2.3.1 requires, so a server decodes ``%3A`` back to ``:``.
     """
 
     def __init__(
@@ -132,20 +134,28 @@ class IntrospectionVerifier:
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
             )
         self._client = http_client
-        self._pending: dict[bytes, asyncio.Task[TokenInfo | str]] = {}
+        self._pending: dict[bytes, asyncio.Task[TokenInfo | InvalidToken]] = {}
         self._warned_at: float | None = None
 
     def __repr__(self) -> str:
         return f"IntrospectionVerifier({self._url!r}, client_id={self._client_id!r})"
 
     async def verify(self, token: str) -> TokenInfo:
-        """Return the info of an active ``token``, or raise :class:`UnknownToken`."""
+        """Return the info of an active ``token``, or raise :class:`InvalidToken`.
+
+        An inactive or unchecked token raises :class:`UnknownToken`, so a later source may
+        still accept it. An active token that fails a check here (expired, another issuer
+        or audience) raises a final :class:`InvalidToken`.
+        """
         digest = token_digest(token)
         cached = self._cache.get(digest)
         if cached is not None:
             return cached[0]
-        if self._inactive_ttl and self._inactive.get(digest) is not None:
-            raise UnknownToken(_INACTIVE)
+        if self._inactive_ttl:
+            rejected = self._inactive.get(digest)
+            if rejected is not None:
+                # The same exception each time, so repeated requests see the same reason.
+                raise rejected[1]
 
         task = self._pending.get(digest)
         if task is None or task.get_loop() is not asyncio.get_running_loop():
@@ -154,39 +164,33 @@ class IntrospectionVerifier:
             self._pending[digest] = task
             task.add_done_callback(lambda _: self._pending.pop(digest, None))
         result = await asyncio.shield(task)
-        if isinstance(result, str):
-            raise UnknownToken(result)
+        if isinstance(result, InvalidToken):
+            raise result
         return result
 
-    async def _introspect(self, digest: bytes, token: str) -> TokenInfo | str:
-        """Ask the endpoint about ``token``; return its info, or the reason it is not
-        accepted. Never raises."""
+    async def _introspect(self, digest: bytes, token: str) -> TokenInfo | InvalidToken:
+        """Ask the endpoint about ``token``; return its info, or the exception that rejects
+        it. Never raises."""
         try:
             response = await asyncio.wait_for(self._post(token), self._timeout)
         except asyncio.TimeoutError:
-            self._warn(f"timed out after {self._timeout:g} s")
-            return _UNCHECKED
+            return self._failed(f"timed out after {self._timeout:g} s")
         except _IntrospectionError as exc:
-            self._warn(str(exc))
-            return _UNCHECKED
+            return self._failed(str(exc))
         except Exception as exc:
             # The result is awaited by every request that sent this token, which must get
             # 401, never 500.
-            self._warn(f"unexpected error: {type(exc).__name__}: {exc}")
-            return _UNCHECKED
+            return self._failed(f"unexpected error: {type(exc).__name__}: {exc}")
 
         active = response.get("active")
         if active is not True:
             if active is not False:
-                self._warn("the response has no boolean 'active' member")
-                return _UNCHECKED
-            self._remember_inactive(digest)
-            return _INACTIVE
+                return self._failed("the response has no boolean 'active' member")
+            return self._rejected(digest, UnknownToken(_INACTIVE, specific=True))
         try:
             info = self._info(response)
         except InvalidToken as exc:
-            self._remember_inactive(digest)
-            return exc.reason
+            return self._rejected(digest, exc)
         expires = response.get("exp")
         deadline = float(expires) if is_number(expires) else time.time() + self._cache.ttl
         self._cache.put(digest, info, deadline)
@@ -198,19 +202,30 @@ class IntrospectionVerifier:
             raise InvalidToken("the token has expired")
         if self._issuer is not None and response.get("iss") != self._issuer:
             raise InvalidToken("the token's issuer is not accepted")
-        if self._audience is not None:
+        audience = response.get("aud")
+        granted = {audience} if isinstance(audience, str) else set(audience or ())
+        if self._audience is None:
+            # As JWTVerifier does: a token meant for a named audience is not accepted
+            # unless that audience is configured.
+            if granted:
+                raise InvalidToken("the token's audience is not accepted")
+        else:
             accepted = {self._audience} if isinstance(self._audience, str) else self._audience
-            audience = response.get("aud")
-            granted = {audience} if isinstance(audience, str) else set(audience or ())
             if not granted & set(accepted):
                 raise InvalidToken("the token's audience is not accepted")
         scopes = scopes_from_claims(response, self._scope_claims)
         return TokenInfo(scopes, MappingProxyType(response))
 
-    def _remember_inactive(self, digest: bytes) -> None:
+    def _failed(self, cause: str) -> UnknownToken:
+        self._warn(cause)
+        return UnknownToken(_UNCHECKED, specific=True)
+
+    def _rejected(self, digest: bytes, exc: InvalidToken) -> InvalidToken:
         if self._inactive_ttl:
             # The wall-clock bound is far away; the TTL ends the entry.
-            self._inactive.put(digest, _INACTIVE_INFO, time.time() + self._inactive_ttl)
+            deadline = time.time() + self._inactive_ttl
+            self._inactive.put(digest, _INACTIVE_INFO, deadline, exc)
+        return exc
 
     async def _post(self, token: str) -> dict[str, Any]:
         form = {"token": token}

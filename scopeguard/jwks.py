@@ -197,6 +197,7 @@ class JWKSVerifier:
         self._fetch_task: asyncio.Task[None] | None = None
         self._unknown_kids: OrderedDict[str, float] = OrderedDict()
         self._warned_at: float | None = None
+        self._fetch_failed = False
         self._url = validate_url(url) if url is not None else None
         if path is not None or keys is not None:
             document = _read_file(path) if path is not None else keys
@@ -240,10 +241,10 @@ class JWKSVerifier:
         header = _unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in self._algorithms:
-            raise UnknownToken("the token's signing algorithm is not accepted")
+            raise UnknownToken("the token's signing algorithm is not accepted", specific=True)
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
-            raise UnknownToken("the token's key id (kid) is not a string")
+            raise UnknownToken("the token's key id (kid) is not a string", specific=True)
 
         key = await self._key_for(kid, algorithm)
         claims = decode_claims(
@@ -277,28 +278,38 @@ class JWKSVerifier:
             return key
         if kid is None:
             raise UnknownToken(
-                "the token has no key id (kid), and not exactly one key suits its algorithm"
+                "the token has no key id (kid), and not exactly one key suits its algorithm",
+                specific=True,
             )
         if kid in self._keys:
-            raise UnknownToken("the token's signing algorithm does not suit its key")
+            raise UnknownToken("the token's signing algorithm does not suit its key", specific=True)
         if self._url is None:
-            raise UnknownToken("the token's key id (kid) is not in the key set")
+            raise self._unknown_kid()
 
         now = time.monotonic()
         until = self._unknown_kids.get(kid)
         if until is not None and now < until:
-            raise UnknownToken("the token's key id (kid) is not in the key set")
+            raise self._unknown_kid()
         if not fetched and (self._fetch_running() or self._cooled_down(now)):
             await self._refresh()
         key = self._lookup(kid, algorithm)
         if key is not None:
             return key
         if kid in self._keys:
-            raise UnknownToken("the token's signing algorithm does not suit its key")
+            raise UnknownToken("the token's signing algorithm does not suit its key", specific=True)
         if self._fetched_at is not None and self._fetched_at >= now:
             # Only a key set fetched after this request arrived proves the kid unknown.
             self._remember_unknown(kid, time.monotonic())
-        raise UnknownToken("the token's key id (kid) is not in the key set")
+        raise self._unknown_kid()
+
+    def _unknown_kid(self) -> UnknownToken:
+        if self._fetch_failed:
+            return UnknownToken(
+                "the token's key id (kid) is not in the cached key set, and fetching the "
+                "key set failed",
+                specific=True,
+            )
+        return UnknownToken("the token's key id (kid) is not in the key set", specific=True)
 
     def _lookup(self, kid: str | None, algorithm: str) -> _Key | None:
         if kid is not None:
@@ -451,7 +462,8 @@ class JWKSVerifier:
             self._warn(problem)
         self._install(found)
         self._fetched_at = time.monotonic()
-        logger.info("fetched %d keys from %s", len(found), self._url)
+        self._fetch_failed = False
+        logger.info("fetched the key set from %s; usable keys: %d", self._url, len(found))
 
     async def _download(self) -> object:
         assert self._url is not None
@@ -465,6 +477,7 @@ class JWKSVerifier:
             raise _FetchError(f"the request failed: {type(exc).__name__}: {exc}") from exc
 
     def _warn(self, cause: str) -> None:
+        self._fetch_failed = True
         now = time.monotonic()
         still = "the cached keys stay in use" if self._keys else "no key is available yet"
         if self._warned_at is None or now - self._warned_at >= self._warning_interval:

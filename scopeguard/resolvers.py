@@ -80,8 +80,9 @@ class TokenSources:
 
     A source that raises :class:`UnknownToken` (or a resolver that returns ``None``) passes
     the token on to the next. Any other :class:`InvalidToken`, such as an expired JWT with a
-    valid signature, is remembered as the reason if no later source accepts the token. When
-    none does, the first such reason is raised, or else the last source's reason.
+    valid signature, ends the search: the source has claimed the token and rejected it, so
+    later sources never see it. When every source passes, the reason is the first one that
+    names a specific cause (``UnknownToken.specific``), or else the last source's.
 
     :param sources: verifiers and resolvers, in the order to ask them.
     """
@@ -105,18 +106,17 @@ class TokenSources:
 
     async def verify(self, token: str) -> TokenInfo:
         """Return the info of the first source that accepts ``token``."""
-        final: InvalidToken | None = None
-        last: InvalidToken | None = None
+        specific: UnknownToken | None = None
+        last: UnknownToken | None = None
         for source in self.sources:
             try:
                 return await source.verify(token)
             except UnknownToken as exc:
                 last = exc
-            except InvalidToken as exc:
-                final = final or exc
-                last = exc
+                if specific is None and exc.specific:
+                    specific = exc
         assert last is not None
-        raise final or last
+        raise specific or last
 
 
 class StaticResolver:

@@ -247,7 +247,9 @@ def reject_encrypted(token: str) -> None:
     if token.count(".") == 4:
         # Five dot-separated parts make an encrypted JWT (JWE compact form), whose claims are
         # encrypted. PyJWT only signs and verifies, so it is rejected by name here.
-        raise UnknownToken("the token is an encrypted JWT (JWE), which is not accepted")
+        raise UnknownToken(
+            "the token is an encrypted JWT (JWE), which is not accepted", specific=True
+        )
 
 
 def decode_claims(
@@ -287,9 +289,9 @@ def decode_claims(
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidToken(f"the token has no {exc.claim!r} claim") from exc
     except jwt.InvalidAlgorithmError as exc:
-        raise UnknownToken("the token's signing algorithm is not accepted") from exc
+        raise UnknownToken("the token's signing algorithm is not accepted", specific=True) from exc
     except jwt.InvalidSignatureError as exc:
-        raise UnknownToken("the token's signature is invalid") from exc
+        raise UnknownToken("the token's signature is invalid", specific=True) from exc
     except jwt.DecodeError as exc:
         raise UnknownToken("the token is not a well-formed JWT") from exc
     except jwt.PyJWTError as exc:

@@ -26,10 +26,12 @@ from starlette.routing import Route as StarletteRoute
 from scopeguard import (
     ConfigurationError,
     IntrospectionVerifier,
+    InvalidToken,
     JWTVerifier,
     Route,
     ScopeGuardMiddleware,
     Secret,
+    StaticResolver,
     TokenInfo,
     UnknownToken,
     mint_token,
@@ -117,7 +119,7 @@ def verify(verifier: IntrospectionVerifier, token: str) -> TokenInfo:
 
 
 def rejection(verifier: IntrospectionVerifier, token: str) -> str:
-    with pytest.raises(UnknownToken) as raised:
+    with pytest.raises(InvalidToken) as raised:
         verify(verifier, token)
     return raised.value.reason
 
@@ -171,39 +173,71 @@ def test_token_type_hint_left_out(endpoint: Endpoint) -> None:
 
 
 @pytest.mark.parametrize(
-    ("response", "options", "reason"),
+    ("response", "options", "reason", "final"),
     [
-        pytest.param({"active": False}, {}, "the token is not active", id="inactive"),
+        pytest.param({"active": False}, {}, "the token is not active", False, id="inactive"),
         pytest.param(
             {"active": True, "scope": SCOPE, "exp": int(time.time()) - 5},
             {},
             "the token has expired",
+            True,
             id="expired",
         ),
         pytest.param(
             {"active": True, "scope": SCOPE, "iss": "https://other.example.test"},
             {"issuer": "https://issuer.example.test"},
             "issuer is not accepted",
+            True,
             id="issuer",
         ),
         pytest.param(
             {"active": True, "scope": SCOPE, "aud": ["other-api"]},
             {"audience": "courses-api"},
             "audience is not accepted",
+            True,
             id="audience",
         ),
         pytest.param(
-            {"active": True, "scope": 7}, {}, "must be a space-separated string", id="bad-scope"
+            {"active": True, "scope": SCOPE},
+            {"audience": "courses-api"},
+            "audience is not accepted",
+            True,
+            id="audience-missing",
         ),
-        pytest.param({"active": "true"}, {}, "could not be checked", id="active-as-string"),
+        pytest.param(
+            {"active": True, "scope": SCOPE, "aud": "other-api"},
+            {},
+            "audience is not accepted",
+            True,
+            id="audience-not-configured",
+        ),
+        pytest.param(
+            {"active": True, "scope": 7},
+            {},
+            "must be a space-separated string",
+            True,
+            id="bad-scope",
+        ),
+        pytest.param({"active": "true"}, {}, "could not be checked", False, id="active-as-string"),
     ],
 )
 def test_token_not_accepted(
-    endpoint: Endpoint, response: dict[str, Any], options: dict[str, Any], reason: str
+    endpoint: Endpoint,
+    response: dict[str, Any],
+    options: dict[str, Any],
+    reason: str,
+    final: bool,
 ) -> None:
+    """Each case is rejected with its reason, the same reason when the result is cached. An
+    inactive or unchecked token lets a later source try; a failed check is final."""
     endpoint.tokens["opaque-2"] = response
+    verifier = verifier_for(endpoint, **options)
 
-    assert reason in rejection(verifier_for(endpoint, **options), "opaque-2")
+    for _ in range(2):
+        with pytest.raises(InvalidToken) as raised:
+            verify(verifier, "opaque-2")
+        assert reason in raised.value.reason
+        assert isinstance(raised.value, UnknownToken) is not final
 
 
 @pytest.mark.parametrize(
@@ -412,7 +446,11 @@ def chained_url(endpoint: Endpoint) -> Iterator[str]:
     guarded = ScopeGuardMiddleware(
         app,
         routes=[Route("GET", "/api/v1/courses/:course_id")],
-        verifier=[jwt_verifier, verifier_for(endpoint)],
+        verifier=[
+            StaticResolver({"reporting-job-token": {"scope": SCOPE, "sub": "reporting-job"}}),
+            jwt_verifier,
+            verifier_for(endpoint),
+        ],
     )
     with run_asgi_server(guarded) as url:
         yield url
@@ -423,11 +461,12 @@ def chained_url(endpoint: Endpoint) -> Iterator[str]:
     [
         pytest.param(lambda: mint_token(JWT_SECRET, [SCOPE]), 200, 0, "dev-user", id="jwt"),
         pytest.param(lambda: "opaque-1", 200, 1, "user-1", id="opaque"),
+        pytest.param(lambda: "reporting-job-token", 200, 0, "reporting-job", id="static"),
         pytest.param(lambda: "opaque-unknown", 401, 1, "the token is not active", id="unknown"),
         pytest.param(
             lambda: mint_token(JWT_SECRET, [SCOPE], expires_in=-120),
             401,
-            1,
+            0,
             "the token has expired",
             id="expired-jwt",
         ),

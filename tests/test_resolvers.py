@@ -169,21 +169,27 @@ ACCEPT = TokenInfo(frozenset({SCOPE}), {"sub": "accepted"})
         pytest.param([ACCEPT, UnknownToken("b")], "accepted", [1, 0], id="first-accepts"),
         pytest.param([UnknownToken("a"), ACCEPT], "accepted", [1, 1], id="second-accepts"),
         pytest.param(
-            [InvalidToken("expired"), ACCEPT], "accepted", [1, 1], id="later-source-accepts"
+            [InvalidToken("expired"), ACCEPT], "InvalidToken: expired", [1, 0], id="final-stops"
         ),
         pytest.param(
             [UnknownToken("a"), UnknownToken("b")], "UnknownToken: b", [1, 1], id="last-unknown"
         ),
         pytest.param(
-            [InvalidToken("expired"), UnknownToken("b")],
-            "InvalidToken: expired",
+            [UnknownToken("a", specific=True), UnknownToken("b")],
+            "UnknownToken: a",
             [1, 1],
-            id="final-reason-wins",
+            id="specific-reason-wins",
+        ),
+        pytest.param(
+            [UnknownToken("a"), UnknownToken("b", specific=True), UnknownToken("c", specific=True)],
+            "UnknownToken: b",
+            [1, 1, 1],
+            id="first-specific-reason",
         ),
         pytest.param(
             [UnknownToken("a"), InvalidToken("first"), InvalidToken("second")],
             "InvalidToken: first",
-            [1, 1, 1],
+            [1, 1, 0],
             id="first-final-reason",
         ),
     ],
