@@ -27,7 +27,8 @@ from scopeguard.errors import (
     ScopeSyntaxError,
     UnknownToken,
 )
-from scopeguard.introspect import public, routes_from_app, scope_resource
+from scopeguard.events import DecisionCallback, DecisionCounters, DecisionEvent
+from scopeguard.introspect import public, report_only, routes_from_app, scope_resource
 from scopeguard.introspection import MAX_INTROSPECTION_BYTES, IntrospectionVerifier
 from scopeguard.jwks import MAX_JWKS_BYTES, JWKSVerifier
 from scopeguard.lint import (
@@ -115,6 +116,9 @@ __all__ = [
     "BadRequest",
     "ConfigurationError",
     "Decision",
+    "DecisionCallback",
+    "DecisionCounters",
+    "DecisionEvent",
     "Denial",
     "Finding",
     "GroupBy",
@@ -176,6 +180,7 @@ __all__ = [
     "parse_scope",
     "path_problem",
     "public",
+    "report_only",
     "route_path",
     "routes_from_app",
     "routes_from_data",

@@ -22,6 +22,7 @@ from the first FastAPI tag, and from the first literal path segment after the AP
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import re
@@ -36,7 +37,7 @@ from scopeguard.errors import ConfigurationError
 from scopeguard.scopes import HTTP_METHODS, SCOPE_VERBS
 from scopeguard.table import WEBSOCKET, Route, RouteTable
 
-__all__ = ["public", "routes_from_app", "scope_resource"]
+__all__ = ["public", "report_only", "routes_from_app", "scope_resource"]
 
 T = TypeVar("T")
 
@@ -56,6 +57,7 @@ class _Mark:
     resource: str | None = None
     resource_name: str | None = None
     public: bool = False
+    report_only: bool = False
 
 
 def scope_resource(resource: str, resource_name: str | None = None) -> Callable[[T], T]:
@@ -72,9 +74,8 @@ def scope_resource(resource: str, resource_name: str | None = None) -> Callable[
     name = resource_name if resource_name is not None else _title(resource)
 
     def mark(target: T) -> T:
-        previous = _mark_of(target)
-        public_flag = previous.public if previous is not None else False
-        setattr(target, _MARK, _Mark(resource, name, public_flag))
+        previous = _mark_of(target) or _Mark()
+        setattr(target, _MARK, dataclasses.replace(previous, resource=resource, resource_name=name))
         return target
 
     return mark
@@ -85,10 +86,18 @@ def public(target: T) -> T:
 
     A public route needs no token. Use it for health checks and login pages.
     """
-    previous = _mark_of(target)
-    resource = previous.resource if previous is not None else None
-    resource_name = previous.resource_name if previous is not None else None
-    setattr(target, _MARK, _Mark(resource, resource_name, public=True))
+    previous = _mark_of(target) or _Mark()
+    setattr(target, _MARK, dataclasses.replace(previous, public=True))
+    return target
+
+
+def report_only(target: T) -> T:
+    """Mark an endpoint, or every route below a ``Mount``, ``Host`` or ``Router``, as
+    report-only: its requests are decided and recorded, and a request it would deny
+    passes to the app anyway. Use it to roll out scopes on an endpoint with clients.
+    """
+    previous = _mark_of(target) or _Mark()
+    setattr(target, _MARK, dataclasses.replace(previous, report_only=True))
     return target
 
 
@@ -296,6 +305,7 @@ class _Reader:
         named = [mark for mark in all_marks if mark.resource is not None]
         resource, resource_name = self._resource(full_path, named[-1] if named else None, tags)
         is_public = any(mark.public for mark in all_marks) or full_path in self.public_paths
+        is_report_only = any(mark.report_only for mark in all_marks)
         controller, action = _controller_action(endpoint)
 
         for method in _ordered(methods):
@@ -315,6 +325,7 @@ class _Reader:
                     public=is_public,
                     host=host,
                     scope_method=scope_method,
+                    report_only=is_report_only,
                 )
             )
 

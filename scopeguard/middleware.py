@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
+import secrets
+import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import jwt
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
 from scopeguard._request import RequestHeaders, method_override, scan_headers
 from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
 from scopeguard.bearer import MAX_AUTHORIZATION_BYTES, token_from_authorization
-from scopeguard.errors import BadRequest, ConfigurationError, Denial
+from scopeguard.errors import BadRequest, ConfigurationError, Denial, InvalidToken, MissingToken
+from scopeguard.events import (
+    ALLOWED,
+    DENIED,
+    WOULD_DENY,
+    DecisionCallback,
+    DecisionCounters,
+    DecisionEvent,
+    decision_logger,
+)
 from scopeguard.introspect import routes_from_app
 from scopeguard.policy import Decision, Policy, Reason, Unmatched
 from scopeguard.request_target import TargetChecks, target_problem
@@ -27,6 +41,10 @@ __all__ = ["STATE_KEY", "MethodOverride", "ScopeGuardMiddleware", "TokenUser", "
 MethodOverride = Literal["reject", "honour"]
 
 logger = logging.getLogger("scopeguard.middleware")
+
+Mode = Literal["enforce", "report"]
+# An HTTP header name is a token: one or more of these characters.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 #: Key of the :class:`~scopeguard.policy.Decision` in ``scope["state"]`` (``request.state``).
 STATE_KEY = "scopeguard"
@@ -106,6 +124,26 @@ class ScopeGuardMiddleware:
         .. warning:: Each check turned off lets through targets that a proxy, router or
            handler may read differently from scopeguard. See docs/security.md.
 
+    :param mode: ``"enforce"`` (default) or ``"report"``. In report mode every request is
+        decided and recorded as usual, and a request that would be denied passes to the
+        app anyway, with ``decision.enforced`` false. Routes with ``report_only=True``
+        behave so in either mode.
+
+        .. warning:: Report mode grants access: every request reaches the app, with or
+           without a valid token. Use it only to find the clients that would fail.
+    :param report_header: the name of a response header that tells the client what would
+        have happened to a request that report mode let through, such as
+        ``"X-Scopeguard-Report"`` with the value ``403 insufficient_scope``. Off by
+        default.
+    :param on_decision: a function or coroutine function that receives a
+        :class:`~scopeguard.DecisionEvent` for every decision, before the request reaches
+        the app. Exceptions it raises are logged and swallowed. Keep it quick, because it
+        runs on every request.
+
+    Every decision is also counted in :attr:`counters` and logged on the
+    ``scopeguard.decisions`` logger: denials and report-mode denials at INFO, allowed
+    requests at DEBUG, with the event's fields in the record's ``extra``.
+
     Raises :class:`ConfigurationError` for an invalid option; routes are validated when
     the table is built.
     """
@@ -123,6 +161,9 @@ class ScopeGuardMiddleware:
         max_authorization_bytes: int = MAX_AUTHORIZATION_BYTES,
         target_checks: TargetChecks = DEFAULT_TARGET_CHECKS,
         websocket_scope_method: str | None = None,
+        mode: Mode = "enforce",
+        report_header: str | None = None,
+        on_decision: DecisionCallback | None = None,
     ) -> None:
         try:
             checked_verifier = as_verifier(verifier)
@@ -171,6 +212,25 @@ class ScopeGuardMiddleware:
                     f"got {websocket_scope_method!r}"
                 )
         self.websocket_scope_method = websocket_scope_method or "GET"
+        if mode not in ("enforce", "report"):
+            raise ConfigurationError(f"unknown value {mode!r} for mode; use 'enforce' or 'report'")
+        self.mode: Mode = mode
+        if report_header is not None and (
+            not isinstance(report_header, str) or _HEADER_NAME.fullmatch(report_header) is None
+        ):
+            raise ConfigurationError(
+                f"report_header must be an HTTP header name such as 'X-Scopeguard-Report', "
+                f"got {report_header!r}"
+            )
+        self.report_header = report_header.lower() if report_header is not None else None
+        if on_decision is not None and not callable(on_decision):
+            raise ConfigurationError(
+                f"on_decision must be a function or coroutine function, got "
+                f"{type(on_decision).__name__}"
+            )
+        self.on_decision = on_decision
+        self.counters = DecisionCounters()
+        self._callback_failed_at: float | None = None
         self.target_checks = target_checks
         self.app = app
         self.verifier = checked_verifier
@@ -220,35 +280,58 @@ class ScopeGuardMiddleware:
             await send_denial(self.realm, response, scope, receive, send)
             return
 
+        started = time.perf_counter()
+        verdict = await self._check(scope, policy)
+        decision = verdict.decision
+        route = decision.route
+        report = not decision.allowed and (
+            self.mode == "report" or (route is not None and route.report_only)
+        )
+        if report:
+            decision.enforced = False
+            outcome = WOULD_DENY
+        else:
+            outcome = ALLOWED if decision.allowed else DENIED
+        await self._record(scope, verdict, outcome, time.perf_counter() - started)
+
+        if not decision.allowed and not report:
+            await send_denial(self.realm, _denial_response(decision), scope, receive, send)
+            return
+        token = verdict.token
+        if token is not None and decision.allowed:
+            scope["auth"] = AuthCredentials(token.sorted_scopes)
+            scope["user"] = TokenUser(token)
+        else:
+            scope.setdefault("auth", AuthCredentials())
+            scope.setdefault("user", UnauthenticatedUser())
+        scope.setdefault("state", {})[STATE_KEY] = decision
+        if report and self.report_header is not None:
+            send = self._reporting(send, decision)
+        await self.app(scope, receive, send)
+
+    async def _check(self, scope: Scope, policy: Policy) -> _Verdict:
+        """Decide the request without sending anything."""
         path = route_path(scope)
         problem = target_problem(scope["path"], scope.get("raw_path"), self.target_checks)
         if problem is not None:
-            response = DenialResponse(400, problem, "invalid_request")
-            await send_denial(self.realm, response, scope, receive, send)
-            return
+            return _Verdict(_rejection(BadRequest(problem)), path)
         headers = scan_headers(scope["headers"])
         try:
             method = self._method(scope, headers)
         except Denial as denial:
-            response = DenialResponse(denial.status_code, denial.reason, denial.error_code)
-            await send_denial(self.realm, response, scope, receive, send)
-            return
+            return _Verdict(_rejection(denial), path)
 
-        table = policy.table
         host = headers.host.decode("latin-1") if headers.host is not None else None
-        resolution = table.resolve(method, path, host)
+        resolution = policy.table.resolve(method, path, host)
         if self._is_cors_preflight(method, headers, resolution):
             # The app's CORS middleware responds to it. A path with its own OPTIONS route is
             # checked like any other request instead, so the headers cannot open that route.
-            decision = policy.decide_resolved(resolution, method, path, None)
-            await self._forward(scope, receive, send, decision)
-            return
+            preflight = Decision(
+                True, 200, Reason.CORS_PREFLIGHT, "CORS preflight passed to the app"
+            )
+            return _Verdict(preflight, path, method)
         if not policy.requires_token(resolution):
-            decision = policy.decide_resolved(resolution, method, path, None)
-            scope.setdefault("auth", AuthCredentials())
-            scope.setdefault("user", UnauthenticatedUser())
-            await self._forward(scope, receive, send, decision)
-            return
+            return _Verdict(policy.decide_resolved(resolution, method, path, None), path, method)
 
         try:
             raw_token = token_from_authorization(
@@ -256,20 +339,64 @@ class ScopeGuardMiddleware:
             )
             token = await self.verifier.verify(raw_token)
         except Denial as denial:
-            logger.debug("denied %s %r: %s", method, path, denial.reason)
-            response = DenialResponse(denial.status_code, denial.reason, denial.error_code)
-            await send_denial(self.realm, response, scope, receive, send)
-            return
-
+            decision = _rejection(denial, resolution.route)
+            return _Verdict(decision, path, method, error_class=_error_class(denial))
         decision = policy.decide_resolved(resolution, method, path, token.scopes, token.claims)
-        if not decision.allowed:
-            logger.debug("denied %s %r: %s", method, path, decision.message)
-            await send_denial(self.realm, _denial_response(decision), scope, receive, send)
-            return
+        return _Verdict(decision, path, method, token)
 
-        scope["auth"] = AuthCredentials(token.sorted_scopes)
-        scope["user"] = TokenUser(token)
-        await self._forward(scope, receive, send, decision)
+    async def _record(self, scope: Scope, verdict: _Verdict, outcome: str, duration: float) -> None:
+        """Count the decision, and log it and pass it to the callback when either listens."""
+        decision = verdict.decision
+        route = decision.route
+        self.counters.add(route.path if route is not None else None, outcome)
+        level = logging.DEBUG if outcome == ALLOWED else logging.INFO
+        if self.on_decision is None and not decision_logger.isEnabledFor(level):
+            return
+        event = _event(scope, verdict, outcome, duration)
+        decision_logger.log(
+            level,
+            "%s %s %r: %s %s: %s",
+            outcome,
+            event.method,
+            event.path,
+            event.status,
+            event.reason,
+            event.message,
+            extra=event.log_fields(),
+        )
+        if self.on_decision is not None:
+            await self._call_back(event)
+
+    async def _call_back(self, event: DecisionEvent) -> None:
+        assert self.on_decision is not None
+        try:
+            result = self.on_decision(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            # A failing callback must not fail the request it observes.
+            now = time.monotonic()
+            if self._callback_failed_at is None or now - self._callback_failed_at >= 60:
+                self._callback_failed_at = now
+                logger.exception(
+                    "the on_decision callback failed; later failures in the "
+                    "next 60 s are logged at DEBUG level"
+                )
+            else:
+                logger.debug("the on_decision callback failed", exc_info=True)
+
+    def _reporting(self, send: Send, decision: Decision) -> Send:
+        """Wrap ``send`` to add the report header to the app's response."""
+        assert self.report_header is not None
+        name = self.report_header.encode("latin-1")
+        value = f"{decision.status} {decision.reason.value}".encode("latin-1")
+
+        async def send_with_report(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
+                message = {**message, "headers": [*message.get("headers", []), (name, value)]}
+            await send(message)
+
+        return send_with_report
 
     def _method(self, scope: Scope, headers: RequestHeaders) -> str:
         """Return the method to decide on, or raise :class:`BadRequest` for an override the
@@ -321,11 +448,66 @@ class ScopeGuardMiddleware:
 
         return send_when_ready
 
-    async def _forward(
-        self, scope: Scope, receive: Receive, send: Send, decision: Decision
-    ) -> None:
-        scope.setdefault("state", {})[STATE_KEY] = decision
-        await self.app(scope, receive, send)
+
+@dataclass
+class _Verdict:
+    """A decision and what the middleware learned on the way to it."""
+
+    decision: Decision
+    path: str
+    method: str | None = None
+    token: TokenInfo | None = None
+    error_class: str | None = None
+
+
+def _rejection(denial: Denial, route: Route | None = None) -> Decision:
+    """Return the decision for a request rejected before the policy decided it."""
+    reason = Reason.BAD_REQUEST
+    if isinstance(denial, MissingToken):
+        reason = Reason.MISSING_TOKEN
+    elif isinstance(denial, InvalidToken):
+        reason = Reason.INVALID_TOKEN
+    decision = Decision(
+        False,
+        denial.status_code,
+        reason,
+        denial.reason,
+        route,
+        route.scope if route is not None else None,
+        error=denial.error_code,
+    )
+    return decision
+
+
+def _error_class(denial: Denial) -> str | None:
+    """Return the name of the PyJWT exception behind an invalid token, if there is one."""
+    cause = denial.__cause__
+    if isinstance(denial, InvalidToken) and isinstance(cause, jwt.PyJWTError):
+        return type(cause).__name__
+    return None
+
+
+def _event(scope: Scope, verdict: _Verdict, outcome: str, duration: float) -> DecisionEvent:
+    decision = verdict.decision
+    route = decision.route
+    token = verdict.token
+    method = verdict.method or scope.get("method") or WEBSOCKET
+    return DecisionEvent(
+        id=secrets.token_hex(16),
+        time=time.time(),
+        method=method,
+        path=verdict.path,
+        route=route.path if route is not None else None,
+        required_scope=decision.required_scope,
+        outcome=outcome,
+        status=decision.status,
+        reason=decision.reason.value,
+        message=decision.message,
+        error_class=verdict.error_class,
+        subject=token.subject if token is not None else None,
+        client_id=token.client_id if token is not None else None,
+        duration=duration,
+    )
 
 
 def _denial_response(decision: Decision) -> DenialResponse:

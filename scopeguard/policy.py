@@ -36,6 +36,8 @@ class Reason(enum.Enum):
     PASSED_UNMATCHED = "passed_unmatched"
     BAD_REQUEST = "bad_request"
     MISSING_TOKEN = "missing_token"  # noqa: S105 - an enum value
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an enum value
+    CORS_PREFLIGHT = "cors_preflight"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     NO_ROUTE = "no_route"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -51,7 +53,8 @@ class Decision:
     the RFC 6750 error code for the ``WWW-Authenticate`` challenge, when there is one.
     ``message`` states what failed in words safe to send to the client. ``route`` and
     ``required_scope`` are set whenever the request matched a route, ``granted_scopes``
-    and ``claims`` whenever a token was verified.
+    and ``claims`` whenever a token was verified. ``enforced`` is false for a denial that
+    report-only mode let through to the app.
     """
 
     allowed: bool
@@ -64,6 +67,7 @@ class Decision:
     claims: Mapping[str, Any] = field(default_factory=dict)
     allowed_methods: tuple[str, ...] = ()
     error: str | None = None
+    enforced: bool = True
 
 
 class Policy:

@@ -70,10 +70,12 @@ ROUTE_KEYS = (
     "controller",
     "action",
     "public",
+    "report_only",
     "host",
     "scope_method",
 )
-_TEXT_KEYS = tuple(key for key in ROUTE_KEYS if key != "public")
+_FLAG_KEYS = ("public", "report_only")
+_TEXT_KEYS = tuple(key for key in ROUTE_KEYS if key not in _FLAG_KEYS)
 
 # The keys of a Scope object of Canvas's list-scopes endpoint. Canvas versions whose
 # catalogue also lists the route's path without its format part send ``path`` as well.
@@ -191,9 +193,10 @@ def _route(entry: Any, label: str) -> Route:
         value = entry.get(key)
         if value is not None and not isinstance(value, str):
             raise ConfigurationError(f"{label}: {key!r} must be a string, got {value!r}")
-    public = entry.get("public", False)
-    if not isinstance(public, bool):
-        raise ConfigurationError(f"{label}: 'public' must be true or false, got {public!r}")
+    flags = {key: entry.get(key, False) for key in _FLAG_KEYS}
+    for key, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise ConfigurationError(f"{label}: {key!r} must be true or false, got {flag!r}")
 
     try:
         return Route(
@@ -203,7 +206,8 @@ def _route(entry: Any, label: str) -> Route:
             resource_name=entry.get("resource_name"),
             controller=entry.get("controller"),
             action=entry.get("action"),
-            public=public,
+            public=flags["public"],
+            report_only=flags["report_only"],
             host=entry.get("host"),
             scope_method=entry.get("scope_method"),
         )
@@ -311,9 +315,10 @@ def _read_tsv(text: str) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {
             key: value for key, value in row.items() if value not in ("", None)
         }
-        flag = str(entry.get("public", "")).lower()
-        if flag in ("true", "false"):
-            entry["public"] = flag == "true"
+        for key in _FLAG_KEYS:
+            flag = str(entry.get(key, "")).lower()
+            if flag in ("true", "false"):
+                entry[key] = flag == "true"
         rows.append(entry)
     return rows
 
@@ -325,7 +330,8 @@ def routes_to_data(table: RouteTable) -> dict[str, Any]:
     """Return the plain data of a route table: its ``precedence`` and a list of routes.
 
     Each route is a dictionary with the keys of :data:`ROUTE_KEYS` in that order, without
-    the keys whose value is ``None`` and without ``public`` when it is false.
+    the keys whose value is ``None`` and without ``public`` and ``report_only`` when they
+    are false.
     :func:`routes_from_data` builds an equal table from the result.
     """
     routes: list[dict[str, str | bool]] = []
@@ -333,7 +339,7 @@ def routes_to_data(table: RouteTable) -> dict[str, Any]:
         entry: dict[str, str | bool] = {}
         for key in ROUTE_KEYS:
             value = getattr(route, key)
-            if value is None or (key == "public" and not value):
+            if value is None or (key in _FLAG_KEYS and not value):
                 continue
             entry[key] = value
         routes.append(entry)

@@ -81,7 +81,9 @@ class Route:
     differs from ``method``: routes read from a Starlette app set it to ``GET`` for the
     HEAD that Starlette adds to every GET route, so HEAD needs the GET scope. A
     ``WEBSOCKET`` route's scope has the verb ``GET`` unless ``scope_method`` says
-    otherwise; ``scope_method="WEBSOCKET"`` gives it a scope of its own.
+    otherwise; ``scope_method="WEBSOCKET"`` gives it a scope of its own. A
+    ``report_only`` route is decided as usual, but a request it would deny passes to the
+    app; see :class:`~scopeguard.ScopeGuardMiddleware`.
     Raises :class:`ConfigurationError` for an unknown method or an invalid template.
     """
 
@@ -94,6 +96,7 @@ class Route:
     public: bool = False
     host: str | None = None
     scope_method: str | None = None
+    report_only: bool = False
     template: RouteTemplate = field(init=False, repr=False, compare=False)
     host_matcher: Callable[[str | None], bool] | None = field(init=False, repr=False, compare=False)
     scope: str = field(init=False, compare=False)

@@ -97,3 +97,35 @@ def test_tokens_page_examples(
 
 async def _empty_app(scope: Any, receive: Any, send: Any) -> None:
     return None
+
+
+@pytest.mark.anyio
+async def test_rollout_page_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rollout page's examples run in order: report mode, a callback, a Prometheus
+    collector whose samples count the requests sent here."""
+    from prometheus_client import generate_latest
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route as StarletteRoute
+
+    async def show(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("course")
+
+    monkeypatch.setenv("SCOPEGUARD_SECRET", SECRET)
+    namespace: dict[str, Any] = {
+        "app": Starlette(routes=[StarletteRoute("/api/v1/courses/{course_id}", show)])
+    }
+    for block in code_blocks(ROOT / "docs" / "rollout.md", "python"):
+        exec(block, namespace)  # noqa: S102
+
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/api/v1/courses/7")
+    samples = generate_latest(namespace["registry"]).decode()
+
+    assert response.status_code == 200
+    assert [event.reason for event in namespace["would_deny"]] == ["missing_token"]
+    assert (
+        'scopeguard_decisions_total{outcome="would_deny",route="/api/v1/courses/{course_id}"} 1.0'
+        in samples
+    )

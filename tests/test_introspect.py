@@ -50,6 +50,7 @@ from scopeguard import (
     mint_token,
     path_problem,
     public,
+    report_only,
     routes_from_app,
     scope_resource,
 )
@@ -1821,3 +1822,65 @@ def test_mark_on_given_router_applies() -> None:
 
     assert {route.resource for route in table} == {"inventory"}
     assert all(route.public for route in table)
+
+
+# --- report_only marks ----------------------------------------------------------------------
+
+
+@report_only
+async def grades_page(request: Request) -> Response:
+    return PlainTextResponse("grades")
+
+
+@public
+@report_only
+@scope_resource("marks")
+async def marked_page(request: Request) -> Response:
+    return PlainTextResponse("marked")
+
+
+@pytest.mark.parametrize(
+    ("build", "flags"),
+    [
+        pytest.param(
+            lambda: Starlette(routes=[StarletteRoute("/grades", grades_page)]),
+            {"/grades": True},
+            id="endpoint",
+        ),
+        pytest.param(
+            lambda: Starlette(
+                routes=[
+                    Mount("/reports", routes=[StarletteRoute("/daily", show_course)]),
+                    StarletteRoute("/courses", show_course),
+                ]
+            ),
+            {"/reports/daily": False, "/courses": False},
+            id="unmarked",
+        ),
+        pytest.param(
+            lambda: Starlette(
+                routes=[
+                    report_only(Mount("/reports", routes=[StarletteRoute("/daily", show_course)])),
+                    StarletteRoute("/courses", show_course),
+                ]
+            ),
+            {"/reports/daily": True, "/courses": False},
+            id="mount",
+        ),
+        pytest.param(
+            lambda: Starlette(routes=[StarletteRoute("/open", marked_page)]),
+            {"/open": True},
+            id="with-other-marks",
+        ),
+    ],
+)
+def test_report_only_mark(build: Callable[[], Any], flags: dict[str, bool]) -> None:
+    table = routes_from_app(build())
+
+    assert {route.path: route.report_only for route in table} == flags
+
+
+def test_marks_combine() -> None:
+    (route, _head) = routes_from_app(Starlette(routes=[StarletteRoute("/open", marked_page)]))
+
+    assert (route.public, route.report_only, route.resource) == (True, True, "marks")

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Mount, WebSocketRoute
 from starlette.routing import Route as StarletteRoute
 from starlette.websockets import WebSocket
@@ -41,12 +41,15 @@ from scopeguard import (
     STATE_KEY,
     ConfigurationError,
     Decision,
+    DecisionEvent,
     InvalidToken,
     JWTVerifier,
     Route,
     ScopeGuardMiddleware,
     TargetChecks,
     TokenInfo,
+    public,
+    report_only,
 )
 from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
 from scopeguard.middleware import route_path
@@ -643,7 +646,7 @@ async def test_denial_log_omits_token(
 ) -> None:
     token = make_token(COURSE, secret=OTHER_SECRET)
 
-    with caplog.at_level(logging.DEBUG, logger="scopeguard.middleware"):
+    with caplog.at_level(logging.DEBUG, logger="scopeguard"):
         response = await client.get("/api/v1/courses/7", headers=bearer(token))
 
     assert response.status_code == 401
@@ -1386,5 +1389,267 @@ async def test_authorization_size_limit(limit: int | None, status: int) -> None:
     ],
 )
 def test_hardening_options_validated(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        hardened_app(**options)
+
+
+# --- Report-only mode, decision events, logs and counters -----------------------------------
+
+GRADES = "url:GET|/api/v1/grades/:grade_id"
+REPORT_HEADER = "X-Scopeguard-Report"
+
+
+async def describe_decision(request: Request) -> Response:
+    decision: Decision = request.state.scopeguard
+    return JSONResponse(
+        {
+            "allowed": decision.allowed,
+            "enforced": decision.enforced,
+            "reason": decision.reason.value,
+            "authenticated": request.user.is_authenticated,
+        }
+    )
+
+
+@report_only
+async def describe_grade(request: Request) -> Response:
+    return await describe_decision(request)
+
+
+@public
+async def public_health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+@dataclass
+class Observed:
+    """A server of the reporting app and the events its middleware sent to the callback."""
+
+    url: str
+    events: list[DecisionEvent]
+    middleware: ScopeGuardMiddleware
+
+
+def reporting_app(mode: str, events: list[DecisionEvent]) -> ScopeGuardMiddleware:
+    app = Starlette(
+        routes=[
+            StarletteRoute("/health", public_health),
+            StarletteRoute("/api/v1/courses/{course_id}", describe_decision),
+            StarletteRoute("/api/v1/grades/{grade_id}", describe_grade),
+        ]
+    )
+    return ScopeGuardMiddleware(
+        app,
+        verifier=JWTVerifier(key=SECRET, algorithms=["HS256"]),
+        mode=mode,  # type: ignore[arg-type]
+        report_header=REPORT_HEADER,
+        on_decision=events.append,
+    )
+
+
+@pytest.fixture(scope="module")
+def observed() -> Iterator[dict[str, Observed]]:
+    servers: dict[str, Observed] = {}
+    with contextlib.ExitStack() as stack:
+        for mode in ("enforce", "report"):
+            events: list[DecisionEvent] = []
+            middleware = reporting_app(mode, events)
+            url = stack.enter_context(run_asgi_server(middleware))
+            servers[mode] = Observed(url, events, middleware)
+        yield servers
+
+
+def other_secret_token(*scopes: str) -> dict[str, str]:
+    return bearer(make_token(*scopes, secret=OTHER_SECRET))
+
+
+@pytest.mark.parametrize(
+    ("mode", "target", "headers", "status", "outcome", "reason", "report"),
+    [
+        pytest.param("enforce", "/api/v1/courses/7", {}, 401, "denied", "missing_token", None,
+                     id="enforce-no-token"),
+        pytest.param("enforce", "/api/v1/courses/7", bearer_of(COURSE), 200, "allowed",
+                     "allowed", None, id="enforce-allowed"),
+        pytest.param("enforce", "/api/v1/grades/3", {}, 200, "would_deny", "missing_token",
+                     "401 missing_token", id="route-report-only-no-token"),
+        pytest.param("enforce", "/api/v1/grades/3", bearer_of(COURSE), 200, "would_deny",
+                     "insufficient_scope", "403 insufficient_scope",
+                     id="route-report-only-wrong-scope"),
+        pytest.param("enforce", "/api/v1/grades/3", bearer_of(GRADES), 200, "allowed",
+                     "allowed", None, id="route-report-only-allowed"),
+        pytest.param("enforce", "/health", {}, 200, "allowed", "public", None, id="public"),
+        pytest.param("report", "/api/v1/courses/7", {}, 200, "would_deny", "missing_token",
+                     "401 missing_token", id="report-no-token"),
+        pytest.param("report", "/api/v1/courses/7", other_secret_token(COURSE), 200,
+                     "would_deny", "invalid_token", "401 invalid_token", id="report-bad-token"),
+        pytest.param("report", "/api/v1/courses/7", bearer_of(COURSE), 200, "allowed",
+                     "allowed", None, id="report-allowed"),
+        pytest.param("report", "/api/v1/courses/1%2F2", bearer_of(COURSE), 404, "would_deny",
+                     "bad_request", "400 bad_request", id="report-bad-target"),
+        pytest.param("report", "/nothing", bearer_of(COURSE), 404, "would_deny", "no_route",
+                     "403 no_route", id="report-no-route"),
+    ],
+)  # fmt: skip
+def test_uvicorn_report_only(
+    observed: dict[str, Observed],
+    mode: str,
+    target: str,
+    headers: dict[str, str],
+    status: int,
+    outcome: str,
+    reason: str,
+    report: str | None,
+) -> None:
+    server = observed[mode]
+    server.events.clear()
+
+    response = httpx.get(server.url + target, headers=headers)
+
+    assert response.status_code == status
+    assert response.headers.get(REPORT_HEADER) == report
+    assert [(event.outcome, event.reason) for event in server.events] == [(outcome, reason)]
+    if status == 200 and target != "/health":
+        body = response.json()
+        assert body["allowed"] is (outcome == "allowed")
+        assert body["enforced"] is (outcome != "would_deny")
+        assert body["authenticated"] is (outcome == "allowed")
+
+
+def test_uvicorn_event_fields(observed: dict[str, Observed]) -> None:
+    server = observed["report"]
+    server.events.clear()
+    token = make_token(COURSE, sub="teacher-9", client_id="grading-app")
+    bad_token = make_token(COURSE, secret=OTHER_SECRET)
+
+    httpx.get(server.url + "/api/v1/courses/7", headers=bearer(token))
+    httpx.get(server.url + "/api/v1/grades/3?page=2", headers=bearer(bad_token))
+    allowed, invalid = server.events
+
+    assert allowed.method == "GET"
+    assert allowed.path == "/api/v1/courses/7"
+    assert allowed.route == "/api/v1/courses/{course_id}"
+    assert allowed.required_scope == COURSE
+    assert (allowed.outcome, allowed.status) == ("allowed", 200)
+    assert (allowed.subject, allowed.client_id) == ("teacher-9", "grading-app")
+    assert allowed.error_class is None
+    assert len(allowed.id) == 32
+    assert allowed.id != invalid.id
+    assert 0 < allowed.duration < 1
+    assert abs(allowed.time - time.time()) < 60
+    assert invalid.path == "/api/v1/grades/3"
+    assert (invalid.outcome, invalid.status, invalid.reason) == ("would_deny", 401, "invalid_token")
+    assert invalid.error_class == "InvalidSignatureError"
+    assert invalid.subject is None
+    for event in (allowed, invalid):
+        assert token not in repr(event)
+        assert bad_token not in repr(event)
+
+
+def test_uvicorn_counters(observed: dict[str, Observed]) -> None:
+    server = observed["enforce"]
+    before = server.middleware.counters.snapshot()
+
+    for headers in ({}, bearer_of(COURSE), bearer_of(COURSE)):
+        httpx.get(server.url + "/api/v1/courses/7", headers=headers)
+    httpx.get(server.url + "/api/v1/grades/3")
+    after = server.middleware.counters.snapshot()
+
+    def added(route: str, outcome: str) -> int:
+        return after.get((route, outcome), 0) - before.get((route, outcome), 0)
+
+    assert added("/api/v1/courses/{course_id}", "allowed") == 2
+    assert added("/api/v1/courses/{course_id}", "denied") == 1
+    assert added("/api/v1/grades/{grade_id}", "would_deny") == 1
+    with pytest.raises(TypeError):
+        after[("/x", "allowed")] = 1  # type: ignore[index]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("headers", "level", "outcome"),
+    [
+        pytest.param({}, logging.INFO, "denied", id="denied-at-info"),
+        pytest.param(bearer_of(COURSE), logging.DEBUG, "allowed", id="allowed-at-debug"),
+    ],
+)
+async def test_decision_log(
+    caplog: pytest.LogCaptureFixture,
+    headers: dict[str, str],
+    level: int,
+    outcome: str,
+) -> None:
+    app = reporting_app("enforce", [])
+    caplog.set_level(logging.DEBUG, logger="scopeguard.decisions")
+
+    await send_request(app, "GET", "/api/v1/courses/7", headers)
+    records = [record for record in caplog.records if record.name == "scopeguard.decisions"]
+
+    assert len(records) == 1
+    record = records[0]
+    assert record.levelno == level
+    assert record.args  # formatted lazily, only when a handler emits the record
+    assert record.getMessage().startswith(f"{outcome} GET '/api/v1/courses/7'")
+    assert record.scopeguard_outcome == outcome  # type: ignore[attr-defined]
+    assert record.scopeguard_route == "/api/v1/courses/{course_id}"  # type: ignore[attr-defined]
+    for token_header in headers.values():
+        assert token_header.split()[1] not in record.getMessage()
+
+
+@pytest.mark.anyio
+async def test_no_event_built_without_listener(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = reporting_app("enforce", [])
+    app.on_decision = None
+    logging.getLogger("scopeguard.decisions").setLevel(logging.WARNING)
+    built: list[object] = []
+    monkeypatch.setattr("scopeguard.middleware._event", lambda *args: built.append(args))
+    try:
+        response = await send_request(app, "GET", "/api/v1/courses/7")
+    finally:
+        logging.getLogger("scopeguard.decisions").setLevel(logging.NOTSET)
+
+    assert response.status_code == 401
+    assert built == []
+    assert app.counters.total("denied") == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("style", ["sync", "async"])
+async def test_callback_errors_logged_and_swallowed(
+    caplog: pytest.LogCaptureFixture, style: str
+) -> None:
+    calls: list[str] = []
+
+    def failing(event: DecisionEvent) -> None:
+        calls.append(event.outcome)
+        raise RuntimeError("exporter down")
+
+    async def failing_async(event: DecisionEvent) -> None:
+        failing(event)
+
+    app = reporting_app("enforce", [])
+    app.on_decision = failing if style == "sync" else failing_async
+    caplog.set_level(logging.DEBUG, logger="scopeguard.middleware")
+
+    first = await send_request(app, "GET", "/api/v1/courses/7", bearer_of(COURSE))
+    second = await send_request(app, "GET", "/api/v1/courses/7")
+
+    assert (first.status_code, second.status_code) == (200, 401)
+    assert calls == ["allowed", "denied"]
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "on_decision callback failed" in errors[0].getMessage()
+    assert errors[0].exc_info is not None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"mode": "audit"}, "unknown value 'audit' for mode", id="mode"),
+        pytest.param({"report_header": "X Report"}, "report_header", id="header-space"),
+        pytest.param({"report_header": ""}, "report_header", id="header-empty"),
+        pytest.param({"on_decision": "print"}, "on_decision", id="callback"),
+    ],
+)
+def test_report_options_validated(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         hardened_app(**options)

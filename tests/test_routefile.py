@@ -1297,3 +1297,38 @@ def test_docs_route_file_examples_load(tmp_path: Path, language: str) -> None:
     for index, example in enumerate(examples):
         table = load_routes(write(tmp_path, f"example{index}.{language}", example))
         assert len(table) > 0, example
+
+
+# --- report_only ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        pytest.param(
+            "routes.toml",
+            '[[routes]]\nmethod = "GET"\npath = "/grades/:id"\nreport_only = true\n',
+            id="toml",
+        ),
+        pytest.param(
+            "routes.json",
+            '[{"method": "GET", "path": "/grades/:id", "report_only": true}]',
+            id="json",
+        ),
+        pytest.param("routes.tsv", "method\tpath\treport_only\nGET\t/grades/:id\ttrue\n", id="tsv"),
+    ],
+)
+def test_load_report_only(tmp_path: Path, name: str, content: str) -> None:
+    table = load_routes(write(tmp_path, name, content))
+
+    assert table.routes == (Route("GET", "/grades/:id", report_only=True),)
+    assert routes_to_data(table)["routes"] == [
+        {"method": "GET", "path": "/grades/:id", "report_only": True}
+    ]
+
+
+def test_report_only_must_be_boolean(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes.json", '[{"method": "GET", "path": "/a", "report_only": 1}]')
+
+    with pytest.raises(ConfigurationError, match="'report_only' must be true or false, got 1"):
+        load_routes(path)
