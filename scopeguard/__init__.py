@@ -48,7 +48,14 @@ from scopeguard.middleware import (
     TokenUser,
     route_path,
 )
-from scopeguard.policy import Decision, Policy, Reason, Unmatched, path_problem
+from scopeguard.policy import (
+    Decision,
+    Policy,
+    Reason,
+    Unmatched,
+    explain_decision,
+    path_problem,
+)
 from scopeguard.request_target import TargetChecks, target_problem
 from scopeguard.resolvers import (
     StaticResolver,
@@ -167,6 +174,7 @@ __all__ = [
     "compile_host",
     "compile_template",
     "dump_routes",
+    "explain_decision",
     "find_overlapping_routes",
     "find_shadowed_routes",
     "find_shared_scopes",

@@ -25,7 +25,7 @@ from scopeguard._scopes_output import FORMATS, format_scopes
 from scopeguard.catalogue import GROUP_BY_FIELDS, ScopeCatalogueEndpoint
 from scopeguard.errors import ConfigurationError, InvalidToken, ScopeSyntaxError
 from scopeguard.lint import Finding, check_scopes, compare_tables, lint_table
-from scopeguard.policy import Policy
+from scopeguard.policy import Policy, explain_decision
 from scopeguard.routefile import format_routes, load_routes
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
 from scopeguard.sources import load_source
@@ -129,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=PRECEDENCES,
         help="override the file's precedence (default: the file's, else first_declared)",
     )
+    check.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the decision explained in lines for people, instead of JSON",
+    )
     check.add_argument("method", metavar="METHOD", help="the request method, such as GET")
     check.add_argument(
         "target",
@@ -198,6 +203,9 @@ def _check(arguments: argparse.Namespace) -> int:
         )
     scopes = None if arguments.no_token else arguments.scope
     decision = Policy(table).decide(arguments.method, path, scopes)
+    if arguments.explain:
+        print(explain_decision(decision, f"{arguments.method} {arguments.target}"))
+        return EXIT_ALLOWED if decision.allowed else EXIT_DENIED
     result = {
         "allowed": decision.allowed,
         "status": decision.status,

@@ -293,6 +293,9 @@ class ScopeGuardMiddleware:
         else:
             outcome = ALLOWED if decision.allowed else DENIED
         await self._record(scope, verdict, outcome, time.perf_counter() - started)
+        # Set for denials too, so that a layer around the middleware, such as the test
+        # client of scopeguard.testing, can read what was decided.
+        scope.setdefault("state", {})[STATE_KEY] = decision
 
         if not decision.allowed and not report:
             await send_denial(self.realm, _denial_response(decision), scope, receive, send)
@@ -304,7 +307,6 @@ class ScopeGuardMiddleware:
         else:
             scope.setdefault("auth", AuthCredentials())
             scope.setdefault("user", UnauthenticatedUser())
-        scope.setdefault("state", {})[STATE_KEY] = decision
         if report and self.report_header is not None:
             send = self._reporting(send, decision)
         await self.app(scope, receive, send)

@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 from scopeguard.errors import ConfigurationError
 from scopeguard.table import Outcome, Resolution, Route, RouteTable
 
-__all__ = ["Decision", "Policy", "Reason", "Unmatched", "path_problem"]
+__all__ = ["Decision", "Policy", "Reason", "Unmatched", "explain_decision", "path_problem"]
 
 Unmatched = Literal["deny", "pass"]
 _UNMATCHED: Final[tuple[Unmatched, ...]] = ("deny", "pass")
@@ -209,3 +209,29 @@ def path_problem(path: str) -> str | None:
     if _CONTROL_CHARACTER.search(path) is not None:
         return "the request path contains a control character"
     return None
+
+
+def explain_decision(decision: Decision, request: str = "the request") -> str:
+    """Return a few lines that explain ``decision``: the outcome and status, the route
+    matched, the scope it requires, the scopes granted and the reason.
+
+    ``request`` names the request in the first line, such as ``"GET /api/v1/courses/7"``.
+    """
+    if decision.allowed:
+        verdict = "allowed"
+    elif decision.enforced:
+        verdict = f"denied with {decision.status}"
+    else:
+        verdict = f"would be denied with {decision.status}, let through in report mode"
+    route = decision.route
+    matched = f"{route.method} {route.path}" if route is not None else "none"
+    granted = ", ".join(sorted(decision.granted_scopes)) or "none"
+    return "\n".join(
+        [
+            f"{request}: {verdict} ({decision.reason.value})",
+            f"  route matched: {matched}",
+            f"  scope required: {decision.required_scope or 'none'}",
+            f"  scopes granted: {granted}",
+            f"  reason: {decision.message}",
+        ]
+    )

@@ -422,6 +422,48 @@ def test_check_websocket_scope_method(
     assert json.loads(capsys.readouterr().out)["scope"] == "url:WEBSOCKET|/live/:room"
 
 
+@pytest.mark.parametrize(
+    ("arguments", "exit_status", "lines"),
+    [
+        pytest.param(
+            ["--scope", COURSE, "GET", "/api/v1/courses/7?page=2"],
+            0,
+            [
+                "GET /api/v1/courses/7?page=2: allowed (allowed)",
+                f"  route matched: GET {COURSE_ROUTE}",
+                f"  scope required: {COURSE}",
+                f"  scopes granted: {COURSE}",
+                "  reason: allowed",
+            ],
+            id="allowed",
+        ),
+        pytest.param(
+            ["--no-token", "GET", "/api/v1/courses/7"],
+            1,
+            [
+                "GET /api/v1/courses/7: denied with 401 (missing_token)",
+                f"  route matched: GET {COURSE_ROUTE}",
+                f"  scope required: {COURSE}",
+                "  scopes granted: none",
+                "  reason: a bearer token is required",
+            ],
+            id="no-token",
+        ),
+    ],
+)
+def test_check_explain(
+    capsys: pytest.CaptureFixture[str],
+    routes_file: Path,
+    arguments: list[str],
+    exit_status: int,
+    lines: list[str],
+) -> None:
+    status = main(["check", "--routes", str(routes_file), "--explain", *arguments])
+
+    assert status == exit_status
+    assert capsys.readouterr().out.splitlines() == lines
+
+
 def test_check_warns_on_lower_case_method(
     capsys: pytest.CaptureFixture[str], routes_file: Path
 ) -> None:

@@ -129,3 +129,31 @@ async def test_rollout_page_examples(monkeypatch: pytest.MonkeyPatch) -> None:
         'scopeguard_decisions_total{outcome="would_deny",route="/api/v1/courses/{course_id}"} 1.0'
         in samples
     )
+
+
+def test_testing_page_examples(tmp_path: Path) -> None:
+    """The client example and the policy file of docs/testing.md pass under pytest."""
+    document = ROOT / "docs" / "testing.md"
+    (tmp_path / "test_client_example.py").write_text(
+        code_blocks(document, "python")[0], encoding="utf-8"
+    )
+    (tmp_path / "policy_courses.toml").write_text(
+        code_blocks(document, "toml")[0], encoding="utf-8"
+    )
+    (tmp_path / "routes.toml").write_text(
+        '[[routes]]\nmethod = "GET"\npath = "/api/v1/courses/:course_id"\n\n'
+        '[[routes]]\nmethod = "GET"\npath = "/api/v1/courses/:course_id/files"\n',
+        encoding="utf-8",
+    )
+
+    result = subprocess.run(  # noqa: S603 - this interpreter and files written above
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed" in result.stdout

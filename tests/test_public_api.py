@@ -29,8 +29,15 @@ def test_all_names_exist() -> None:
 def test_module_exports_reach_root() -> None:
     """Every name a public module exports is importable from the package root."""
     # The command line, the demo app and the response writer of the middleware are not
-    # library API.
-    skipped = {"scopeguard.cli", "scopeguard.demo", "scopeguard.responses"}
+    # library API. The test helpers and the pytest plugin are imported from their own
+    # modules, so that an app never loads test code.
+    skipped = {
+        "scopeguard.cli",
+        "scopeguard.demo",
+        "scopeguard.responses",
+        "scopeguard.testing",
+        "scopeguard.pytest_plugin",
+    }
     absent: list[str] = []
     for module_info in pkgutil.iter_modules(scopeguard.__path__, "scopeguard."):
         if module_info.name.rsplit(".", 1)[-1].startswith("_") or module_info.name in skipped:
