@@ -6,6 +6,7 @@ resolves to.
 """
 
 from scopeguard.bearer import MAX_AUTHORIZATION_BYTES, bearer_token, token_from_authorization
+from scopeguard.canvas import CANVAS_INSUFFICIENT_SCOPE_MESSAGE, CanvasCompatibility
 from scopeguard.catalogue import (
     GROUP_BY_FIELDS,
     GroupBy,
@@ -106,6 +107,7 @@ from scopeguard.tokens import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CANVAS_INSUFFICIENT_SCOPE_MESSAGE",
     "CONVERTER_PATTERNS",
     "DEFAULT_SCOPE_CLAIMS",
     "GROUP_BY_FIELDS",
@@ -121,6 +123,7 @@ __all__ = [
     "STATE_KEY",
     "WEBSOCKET",
     "BadRequest",
+    "CanvasCompatibility",
     "ConfigurationError",
     "Decision",
     "DecisionCallback",

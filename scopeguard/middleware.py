@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import re
@@ -17,6 +18,7 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from scopeguard._request import RequestHeaders, method_override, scan_headers
 from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
 from scopeguard.bearer import MAX_AUTHORIZATION_BYTES, token_from_authorization
+from scopeguard.canvas import CANVAS_INSUFFICIENT_SCOPE_MESSAGE, CanvasCompatibility
 from scopeguard.errors import BadRequest, ConfigurationError, Denial, InvalidToken, MissingToken
 from scopeguard.events import (
     ALLOWED,
@@ -140,6 +142,9 @@ class ScopeGuardMiddleware:
         the app. Exceptions it raises are logged and swallowed. Keep it quick, because it
         runs on every request.
 
+    :param compatibility: a :class:`~scopeguard.CanvasCompatibility` that answers scope
+        failures as Canvas LMS does, for a migration. Off by default.
+
     Every decision is also counted in :attr:`counters` and logged on the
     ``scopeguard.decisions`` logger: denials and report-mode denials at INFO, allowed
     requests at DEBUG, with the event's fields in the record's ``extra``.
@@ -164,6 +169,7 @@ class ScopeGuardMiddleware:
         mode: Mode = "enforce",
         report_header: str | None = None,
         on_decision: DecisionCallback | None = None,
+        compatibility: CanvasCompatibility | None = None,
     ) -> None:
         try:
             checked_verifier = as_verifier(verifier)
@@ -230,6 +236,12 @@ class ScopeGuardMiddleware:
             )
         self.on_decision = on_decision
         self.counters = DecisionCounters()
+        if compatibility is not None and not isinstance(compatibility, CanvasCompatibility):
+            raise ConfigurationError(
+                "compatibility must be a scopeguard.CanvasCompatibility, got "
+                f"{type(compatibility).__name__}"
+            )
+        self.compatibility = compatibility
         self._callback_failed_at: float | None = None
         self.target_checks = target_checks
         self.app = app
@@ -344,7 +356,28 @@ class ScopeGuardMiddleware:
             decision = _rejection(denial, resolution.route)
             return _Verdict(decision, path, method, error_class=_error_class(denial))
         decision = policy.decide_resolved(resolution, method, path, token.scopes, token.claims)
+        if self.compatibility is not None and decision.reason is Reason.INSUFFICIENT_SCOPE:
+            decision = self._canvas_decision(decision, token)
         return _Verdict(decision, path, method, token)
+
+    def _canvas_decision(self, decision: Decision, token: TokenInfo) -> Decision:
+        """Apply Canvas's rules to a decision that found a scope missing."""
+        compatibility = self.compatibility
+        assert compatibility is not None
+        route = decision.route
+        assert route is not None
+        if compatibility.is_unscoped(token):
+            reason, message = Reason.UNSCOPED_TOKEN, "allowed: the token carries no scope claim"
+        elif compatibility.is_always_allowed(route.method, route.path):
+            reason, message = Reason.ALWAYS_ALLOWED, "allowed: the route needs no scope"
+        else:
+            # Canvas responds to a missing scope with 401 and its own message.
+            return dataclasses.replace(
+                decision, status=401, message=CANVAS_INSUFFICIENT_SCOPE_MESSAGE
+            )
+        return dataclasses.replace(
+            decision, allowed=True, status=200, reason=reason, message=message, error=None
+        )
 
     async def _record(self, scope: Scope, verdict: _Verdict, outcome: str, duration: float) -> None:
         """Count the decision, and log it and pass it to the callback when either listens."""

@@ -38,6 +38,8 @@ class Reason(enum.Enum):
     MISSING_TOKEN = "missing_token"  # noqa: S105 - an enum value
     INVALID_TOKEN = "invalid_token"  # noqa: S105 - an enum value
     CORS_PREFLIGHT = "cors_preflight"
+    UNSCOPED_TOKEN = "unscoped_token"  # noqa: S105 - an enum value
+    ALWAYS_ALLOWED = "always_allowed"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     NO_ROUTE = "no_route"
     METHOD_NOT_ALLOWED = "method_not_allowed"

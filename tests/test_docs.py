@@ -115,7 +115,8 @@ async def test_rollout_page_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     namespace: dict[str, Any] = {
         "app": Starlette(routes=[StarletteRoute("/api/v1/courses/{course_id}", show)])
     }
-    for block in code_blocks(ROOT / "docs" / "rollout.md", "python"):
+    blocks = code_blocks(ROOT / "docs" / "rollout.md", "python")
+    for block in blocks[:3]:
         exec(block, namespace)  # noqa: S102
 
     transport = httpx.ASGITransport(app=namespace["app"])
@@ -125,6 +126,10 @@ async def test_rollout_page_examples(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert response.status_code == 200
     assert [event.reason for event in namespace["would_deny"]] == ["missing_token"]
+    # The migration example wraps the app once more, in enforce mode.
+    exec(blocks[3], namespace)  # noqa: S102
+    assert namespace["canvas"].is_always_allowed("GET", "/api/v1/users/:user_id/profile")
+    assert namespace["app"].compatibility is namespace["canvas"]
     assert (
         'scopeguard_decisions_total{outcome="would_deny",route="/api/v1/courses/{course_id}"} 1.0'
         in samples
