@@ -10,11 +10,22 @@ from urllib.parse import parse_qsl
 
 from scopeguard.errors import BadRequest
 
-__all__ = ["OVERRIDE_HEADERS", "RequestHeaders", "method_override", "scan_headers"]
+__all__ = [
+    "OVERRIDE_HEADERS",
+    "OVERRIDE_REJECTED",
+    "RequestHeaders",
+    "method_override",
+    "scan_headers",
+]
 
 #: Headers that some frameworks read to replace the request method.
 OVERRIDE_HEADERS: Final = (b"x-http-method-override", b"x-method-override", b"x-http-method")
 _OVERRIDE_PARAMETER: Final = "_method"
+#: The reason of the 400 response to a request that asks for a method override.
+OVERRIDE_REJECTED: Final = (
+    "method override headers and _method parameters are not accepted; send the request "
+    "with the method it needs"
+)
 # An HTTP method name is a token: one or more of these characters.
 _METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 

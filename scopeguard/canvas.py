@@ -20,6 +20,7 @@ from typing import Final
 
 from scopeguard.errors import ConfigurationError
 from scopeguard.scopes import HTTP_METHODS
+from scopeguard.table import Route, RouteTable
 from scopeguard.tokens import DEFAULT_SCOPE_CLAIMS, TokenInfo
 
 __all__ = ["CANVAS_INSUFFICIENT_SCOPE_MESSAGE", "CanvasCompatibility"]
@@ -34,7 +35,9 @@ class CanvasCompatibility:
 
     :param always_allowed: ``(method, route template)`` pairs, such as
         ``("GET", "/api/v1/users/:id")``, whose routes need a valid token but no scope.
-        The template is the route's ``path`` as the table declares it.
+        A pair matches the route with the same scope, so either template notation works.
+        The middleware raises :class:`ConfigurationError` at startup for a pair that
+        matches no route.
     :param unscoped_tokens: when true (default), a token without any of ``scope_claims``
         is unrestricted.
     :param scope_claims: the claims whose absence makes a token unscoped.
@@ -46,10 +49,10 @@ class CanvasCompatibility:
     always_allowed: Collection[tuple[str, str]] = ()
     unscoped_tokens: bool = True
     scope_claims: Sequence[str] = DEFAULT_SCOPE_CLAIMS
-    _allowed: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
+    _allowed: dict[str, tuple[str, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        pairs = []
+        allowed: dict[str, tuple[str, str]] = {}
         for pair in self.always_allowed:
             if (
                 not isinstance(pair, tuple)
@@ -62,15 +65,26 @@ class CanvasCompatibility:
                     f"always_allowed entries must be (method, route template) pairs such as "
                     f"('GET', '/api/v1/users/:id'), got {pair!r}"
                 )
-            pairs.append(pair)
+            # Compared by scope, so Canvas (:id) and Starlette ({id}) notation both match.
+            allowed[Route(pair[0], pair[1]).scope] = pair
         if not isinstance(self.unscoped_tokens, bool):
             raise ConfigurationError("unscoped_tokens must be True or False")
-        object.__setattr__(self, "_allowed", frozenset(pairs))
+        object.__setattr__(self, "_allowed", allowed)
 
-    def is_always_allowed(self, method: str, template: str) -> bool:
-        """Return whether the route ``method`` ``template`` needs no scope."""
-        return (method, template) in self._allowed
+    def is_always_allowed(self, route: Route) -> bool:
+        """Return whether ``route`` needs no scope: its scope is that of a listed pair."""
+        return route.scope in self._allowed
 
     def is_unscoped(self, token: TokenInfo) -> bool:
         """Return whether ``token`` counts as unrestricted: it carries no scope claim."""
         return self.unscoped_tokens and not any(name in token.claims for name in self.scope_claims)
+
+    def check_table(self, table: RouteTable) -> None:
+        """Raise :class:`ConfigurationError` for an always-allowed pair that matches no
+        route of ``table``, since it would silently allow nothing."""
+        scopes = {route.scope for route in table}
+        for scope, pair in self._allowed.items():
+            if scope not in scopes:
+                raise ConfigurationError(
+                    f"always_allowed {pair!r} matches no route of the table (scope {scope})"
+                )

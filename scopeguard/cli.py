@@ -21,11 +21,13 @@ from urllib.parse import unquote
 
 import jwt
 
+from scopeguard._request import OVERRIDE_REJECTED, method_override, scan_headers
 from scopeguard._scopes_output import FORMATS, format_scopes
 from scopeguard.catalogue import GROUP_BY_FIELDS, ScopeCatalogueEndpoint
-from scopeguard.errors import ConfigurationError, InvalidToken, ScopeSyntaxError
+from scopeguard.errors import BadRequest, ConfigurationError, InvalidToken, ScopeSyntaxError
 from scopeguard.lint import Finding, check_scopes, compare_tables, lint_table
-from scopeguard.policy import Policy, explain_decision
+from scopeguard.policy import Decision, Policy, Reason, explain_decision
+from scopeguard.request_target import target_problem
 from scopeguard.routefile import format_routes, load_routes
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
 from scopeguard.sources import load_source
@@ -202,7 +204,11 @@ def _check(arguments: argparse.Namespace) -> int:
             "--no-token and --scope exclude each other: a request without a token has no scopes"
         )
     scopes = None if arguments.no_token else arguments.scope
-    decision = Policy(table).decide(arguments.method, path, scopes)
+    problem = target_rejection(arguments.target, path)
+    if problem is not None:
+        decision = Decision(False, 400, Reason.BAD_REQUEST, problem, error="invalid_request")
+    else:
+        decision = Policy(table).decide(arguments.method, path, scopes)
     if arguments.explain:
         print(explain_decision(decision, f"{arguments.method} {arguments.target}"))
         return EXIT_ALLOWED if decision.allowed else EXIT_DENIED
@@ -233,6 +239,22 @@ def request_path(target: str) -> str:
         )
     raw_path = target.split("?", 1)[0]
     return unquote(raw_path)
+
+
+def target_rejection(target: str, path: str) -> str | None:
+    """Return why the middleware would reject ``target`` with 400 before deciding, with its
+    default checks: the request-target checks and a ``_method`` query parameter."""
+    raw_path, _, query = target.partition("?")
+    problem = target_problem(path, raw_path.encode("ascii"))
+    if problem is not None:
+        return problem
+    try:
+        override = method_override(scan_headers([]), query.encode("ascii"))
+    except BadRequest as exc:
+        return exc.reason
+    if override is not None:
+        return OVERRIDE_REJECTED
+    return None
 
 
 def _check_scopes(scopes: Sequence[str], route_scopes: Collection[str] | None = None) -> None:

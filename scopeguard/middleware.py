@@ -15,7 +15,12 @@ from typing import Any, Literal
 import jwt
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 
-from scopeguard._request import RequestHeaders, method_override, scan_headers
+from scopeguard._request import (
+    OVERRIDE_REJECTED,
+    RequestHeaders,
+    method_override,
+    scan_headers,
+)
 from scopeguard._types import ASGIApp, Message, Receive, Scope, Send
 from scopeguard.bearer import MAX_AUTHORIZATION_BYTES, token_from_authorization
 from scopeguard.canvas import CANVAS_INSUFFICIENT_SCOPE_MESSAGE, CanvasCompatibility
@@ -251,6 +256,8 @@ class ScopeGuardMiddleware:
         self.max_authorization_bytes = max_authorization_bytes
         self.unmatched: Unmatched = unmatched
         self._policy = Policy(routes, unmatched=unmatched) if routes is not None else None
+        if compatibility is not None and self._policy is not None:
+            compatibility.check_table(self._policy.table)
         self._routes_error: ConfigurationError | None = None
 
     @property
@@ -267,6 +274,8 @@ class ScopeGuardMiddleware:
                 table = routes_from_app(
                     self.app, websocket_scope_method=self.websocket_scope_method
                 )
+                if self.compatibility is not None:
+                    self.compatibility.check_table(table)
                 self._policy = Policy(table, unmatched=self.unmatched)
             except ConfigurationError as exc:
                 self._routes_error = exc
@@ -368,7 +377,7 @@ class ScopeGuardMiddleware:
         assert route is not None
         if compatibility.is_unscoped(token):
             reason, message = Reason.UNSCOPED_TOKEN, "allowed: the token carries no scope claim"
-        elif compatibility.is_always_allowed(route.method, route.path):
+        elif compatibility.is_always_allowed(route):
             reason, message = Reason.ALWAYS_ALLOWED, "allowed: the route needs no scope"
         else:
             # Canvas responds to a missing scope with 401 and its own message.
@@ -444,10 +453,7 @@ class ScopeGuardMiddleware:
         if override is None:
             return method
         if self.method_override == "reject":
-            raise BadRequest(
-                "method override headers and _method parameters are not accepted; send the "
-                "request with the method it needs"
-            )
+            raise BadRequest(OVERRIDE_REJECTED)
         return override
 
     def _is_cors_preflight(

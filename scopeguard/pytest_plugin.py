@@ -24,6 +24,7 @@ that decides one request against the file's route table, without a server::
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -43,6 +44,21 @@ else:  # pragma: no cover - Python 3.10
 __all__ = ["PolicyCase", "PolicyFile"]
 
 _CASE_KEYS = ("method", "path", "scopes", "token", "expect", "reason", "name")
+# An HTTP method is a token; these are the upper-case ones.
+_METHOD = re.compile(r"[A-Z][A-Z0-9_-]*")
+# The reasons Policy.decide gives; the middleware's own reasons cannot occur in a case.
+_REASONS = frozenset(
+    {
+        "allowed",
+        "public",
+        "passed_unmatched",
+        "bad_request",
+        "missing_token",
+        "insufficient_scope",
+        "no_route",
+        "method_not_allowed",
+    }
+)
 _FILE_KEYS = ("routes", "precedence", "tokens", "cases")
 
 
@@ -101,9 +117,20 @@ class PolicyFile(pytest.File):
         cases = data.get("cases")
         if not isinstance(cases, list) or not cases:
             raise PolicyFileError(f"{self.path.name}: no [[cases]]; add at least one")
+        parsed: list[_Case] = []
+        problems: list[str] = []
         for number, entry in enumerate(cases, start=1):
-            case = _case(f"{self.path.name}: case {number}", entry, tokens)
-            yield PolicyCase.from_parent(self, name=case.name, policy=policy, case=case)
+            try:
+                parsed.append(_case(f"case {number}", entry, tokens))
+            except PolicyFileError as exc:
+                problems.append(str(exc))
+        if problems:
+            # Every bad case at once, so that one run shows all there is to fix.
+            raise PolicyFileError(f"{self.path.name}:\n  " + "\n  ".join(problems))
+        names = [case.name for case in parsed]
+        for number, case in enumerate(parsed, start=1):
+            name = case.name if names.count(case.name) == 1 else f"{case.name} (case {number})"
+            yield PolicyCase.from_parent(self, name=name, policy=policy, case=case)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, PolicyFileError):
@@ -216,8 +243,13 @@ def _case(label: str, entry: object, tokens: Mapping[str, list[str]]) -> _Case:
         )
     method = entry.get("method", "GET")
     path = entry.get("path")
-    if not isinstance(method, str) or not isinstance(path, str) or not path.startswith("/"):
-        raise PolicyFileError(f"{label}: needs a 'path' starting with '/' and a string 'method'")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise PolicyFileError(f"{label}: needs a 'path' starting with '/'")
+    if not isinstance(method, str) or _METHOD.fullmatch(method) is None:
+        raise PolicyFileError(
+            f"{label}: 'method' must be an upper-case method such as \"GET\", got {method!r}; "
+            "methods are case-sensitive"
+        )
     if "scopes" in entry and "token" in entry:
         raise PolicyFileError(f"{label}: give 'scopes' or 'token', not both")
 
@@ -235,7 +267,15 @@ def _case(label: str, entry: object, tokens: Mapping[str, list[str]]) -> _Case:
             raise PolicyFileError(f"{label}: 'scopes' must be a list of scope strings")
         scopes = listed
         holder = "scopes " + (", ".join(listed) if listed else "(none)")
+    for scope in scopes or ():
+        if scope.startswith("url:") and "{" in scope:
+            raise PolicyFileError(
+                f"{label}: scope {scope!r} is in Starlette notation; route scopes name "
+                "parameters as ':name', as in 'url:GET|/api/v1/courses/:course_id'"
+            )
 
+    if "expect" not in entry:
+        raise PolicyFileError(f'{label}: missing \'expect\' ("allowed", "denied" or a status)')
     expect = entry.get("expect")
     if expect not in ("allowed", "denied") and not (
         isinstance(expect, int) and not isinstance(expect, bool) and 100 <= expect <= 599
@@ -244,7 +284,9 @@ def _case(label: str, entry: object, tokens: Mapping[str, list[str]]) -> _Case:
             f'{label}: \'expect\' must be "allowed", "denied" or a status, got {expect!r}'
         )
     reason = entry.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise PolicyFileError(f"{label}: 'reason' must be a string")
+    if reason is not None and reason not in _REASONS:
+        raise PolicyFileError(
+            f"{label}: unknown reason {reason!r}; use one of {', '.join(sorted(_REASONS))}"
+        )
     name = entry.get("name") or f"{method} {path} with {holder}: {expect}"
     return _Case(str(name), method, path, scopes, expect, reason)

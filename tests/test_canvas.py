@@ -161,3 +161,37 @@ def test_canvas_denial_event(servers: tuple[dict[str, str], list[DecisionEvent]]
     assert response.status_code == 401
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
     assert [(event.status, event.reason) for event in events] == [(401, "insufficient_scope")]
+
+
+@pytest.mark.parametrize(
+    ("pair", "route", "allowed"),
+    [
+        pytest.param(("GET", "/api/v1/users/:user_id/profile"), ROUTES[1], True, id="canvas"),
+        pytest.param(("GET", "/api/v1/users/{user_id}/profile"), ROUTES[1], True, id="starlette"),
+        pytest.param(("GET", "/api/v1/users/:id/profile"), ROUTES[1], False, id="other-name"),
+        pytest.param(("POST", "/api/v1/users/:user_id/profile"), ROUTES[1], False, id="method"),
+    ],
+)
+def test_always_allowed_matches_by_scope(
+    pair: tuple[str, str], route: Route, allowed: bool
+) -> None:
+    assert CanvasCompatibility(always_allowed=[pair]).is_always_allowed(route) is allowed
+
+
+@pytest.mark.parametrize(
+    "routes", [pytest.param(ROUTES, id="routes"), pytest.param(None, id="app")]
+)
+def test_always_allowed_must_match_a_route(routes: list[Route] | None) -> None:
+    app = Starlette(routes=[StarletteRoute("/api/v1/courses/{course_id}", echo)])
+    compatibility = CanvasCompatibility(always_allowed=[("GET", "/api/v1/nothing/here")])
+    verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
+
+    def build_and_read() -> None:
+        middleware = ScopeGuardMiddleware(
+            app, routes=routes, verifier=verifier, compatibility=compatibility
+        )
+        # Routes read from the app are checked when they are read.
+        middleware.policy  # noqa: B018
+
+    with pytest.raises(ConfigurationError, match="matches no route of the table"):
+        build_and_read()

@@ -334,12 +334,11 @@ ALLOWED_COURSE = _result(True, 200, COURSE, COURSE_ROUTE, "allowed")
             id="utf8-decoded",
         ),
         pytest.param(
-            ["--scope", COURSE, "GET", "/api/v1/courses/7%2Ffiles"], 1,
+            ["--scope", FILES, "GET", "/api/v1/courses/7%2Ffiles"], 1,
             _result(
-                False, 403, FILES, "/api/v1/courses/:course_id/files",
-                f"the token lacks the scope {FILES}",
+                False, 400, None, None, "the request path contains an encoded slash (%2F)"
             ),
-            id="encoded-slash-decoded",
+            id="encoded-slash-rejected",
         ),
         pytest.param(
             ["--scope", COURSE, "GET", "/api/v1/courses/7%3Fx=1"], 0, ALLOWED_COURSE,
@@ -347,8 +346,25 @@ ALLOWED_COURSE = _result(True, 200, COURSE, COURSE_ROUTE, "allowed")
         ),
         pytest.param(
             ["--scope", COURSE, "GET", "/api/v1/courses/7%0A"], 1,
-            _result(False, 400, None, None, "the request path contains a control character"),
+            _result(
+                False, 400, None, None,
+                "the request path contains an encoded control character (%0A)",
+            ),
             id="encoded-newline",
+        ),
+        pytest.param(
+            ["--scope", COURSE, "GET", "/api/v1/courses/7/../7"], 1,
+            _result(False, 400, None, None, "the request path contains a dot segment (..)"),
+            id="dot-segment",
+        ),
+        pytest.param(
+            ["--scope", COURSE, "GET", "/api/v1/courses/7?_method=DELETE"], 1,
+            _result(
+                False, 400, None, None,
+                "method override headers and _method parameters are not accepted; send the "
+                "request with the method it needs",
+            ),
+            id="method-override",
         ),
         pytest.param(
             ["--scope", SELF, "GET", "/api/v1/courses/self"], 1,

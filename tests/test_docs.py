@@ -128,7 +128,7 @@ async def test_rollout_page_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [event.reason for event in namespace["would_deny"]] == ["missing_token"]
     # The migration example wraps the app once more, in enforce mode.
     exec(blocks[3], namespace)  # noqa: S102
-    assert namespace["canvas"].is_always_allowed("GET", "/api/v1/users/:user_id/profile")
+    assert namespace["canvas"].always_allowed == [("GET", "/api/v1/users/:user_id/profile")]
     assert namespace["app"].compatibility is namespace["canvas"]
     assert (
         'scopeguard_decisions_total{outcome="would_deny",route="/api/v1/courses/{course_id}"} 1.0'

@@ -131,6 +131,28 @@ def test_failing_case_explains_decision(pytester: pytest.Pytester) -> None:
             id="unknown-key",
         ),
         pytest.param('routes = "routes.toml"\n[[cases]\n', "cannot read it", id="bad-toml"),
+        pytest.param(
+            'routes = "routes.toml"\n[[cases]]\nmethod = "get"\npath = "/a"\nexpect = 200\n',
+            "case 1: 'method' must be an upper-case method",
+            id="lower-case-method",
+        ),
+        pytest.param(
+            'routes = "routes.toml"\n[[cases]]\npath = "/a"\nexpect = 403\n'
+            'reason = "insufficent_scope"\n',
+            "case 1: unknown reason 'insufficent_scope'",
+            id="misspelled-reason",
+        ),
+        pytest.param(
+            'routes = "routes.toml"\n[[cases]]\npath = "/a"\n',
+            "case 1: missing 'expect'",
+            id="missing-expect",
+        ),
+        pytest.param(
+            'routes = "routes.toml"\n[[cases]]\npath = "/a"\nexpect = 200\n'
+            'scopes = ["url:GET|/api/v1/courses/{course_id}"]\n',
+            "case 1: scope 'url:GET|/api/v1/courses/{course_id}' is in Starlette notation",
+            id="starlette-scope",
+        ),
     ],
 )
 def test_bad_policy_file(pytester: pytest.Pytester, content: str, message: str) -> None:
@@ -139,7 +161,10 @@ def test_bad_policy_file(pytester: pytest.Pytester, content: str, message: str) 
     result = pytester.runpytest("-p", "no:cacheprovider")
 
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*policy_bad.toml: *{message}*"])
+    output = result.stdout.str()
+    assert "policy_bad.toml:" in output
+    assert message in output
+    assert "Traceback" not in output
 
 
 def test_other_toml_files_ignored(pytester: pytest.Pytester) -> None:
@@ -183,3 +208,34 @@ def test_fixtures(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider")
 
     result.assert_outcomes(passed=1)
+
+
+def test_every_bad_case_reported_at_once(pytester: pytest.Pytester) -> None:
+    content = (
+        'routes = "routes.toml"\n'
+        '[[cases]]\npath = "/a"\nexpect = "maybe"\n'
+        '[[cases]]\npath = "/a"\nexpect = 200\n'
+        '[[cases]]\nmethod = "get"\npath = "/a"\nexpect = 200\n'
+    )
+    pytester.makefile(".toml", routes=ROUTES, policy_bad=content)
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*case 1: 'expect' must be*", "*case 3: 'method' must be*"])
+    assert "case 2" not in result.stdout.str()
+
+
+def test_repeated_case_names_get_numbers(pytester: pytest.Pytester) -> None:
+    case = '[[cases]]\npath = "/api/v1/courses/7"\nexpect = 401\n'
+    pytester.makefile(".toml", routes=ROUTES, policy_twice=f'routes = "routes.toml"\n{case}{case}')
+
+    result = pytester.runpytest("-v", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::GET /api/v1/courses/7 with no token: 401 (case 1) PASSED*",
+            "*::GET /api/v1/courses/7 with no token: 401 (case 2) PASSED*",
+        ]
+    )
