@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--secret",
         help=f"HMAC secret to sign with (default: the {SECRET_ENVIRONMENT_VARIABLE} "
-        "environment variable, which keeps it out of the process list)",
+        "environment variable, which keeps it out of the process list); write "
+        "--secret=VALUE when it starts with '-'",
     )
     token.add_argument("--algorithm", default="HS256", choices=["HS256", "HS384", "HS512"])
     token.add_argument(
@@ -156,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--secret",
         help=f"HMAC secret of the demo tokens (default: the {SECRET_ENVIRONMENT_VARIABLE} "
-        "environment variable, else a new random secret each run)",
+        "environment variable, else a new random secret each run); write --secret=VALUE "
+        "when it starts with '-'",
     )
     demo.set_defaults(handler=_demo)
     return parser

@@ -739,7 +739,8 @@ def run_demo_command(port: int, secret: str, output_dir: Path) -> Iterator[DemoC
     """
     stdout_path = output_dir / "demo-stdout.txt"
     stderr_path = output_dir / "demo-stderr.txt"
-    command = [*demo_command_prefix(), "demo", "--port", str(port), "--secret", secret]
+    # "--secret=" keeps a secret that starts with "-" from reading as an option.
+    command = [*demo_command_prefix(), "demo", "--port", str(port), f"--secret={secret}"]
     # pytest turns warnings into errors (pyproject.toml), so the subprocess does too.
     environment = {**os.environ, "PYTHONWARNINGS": "error"}
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
@@ -890,7 +891,7 @@ def test_cli_demo_port_in_use(demo_secret: str) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        command = [*demo_command_prefix(), "demo", "--port", str(port), "--secret", demo_secret]
+        command = [*demo_command_prefix(), "demo", "--port", str(port), f"--secret={demo_secret}"]
         # The command is built from this environment's own script and fixed arguments.
         result = subprocess.run(  # noqa: S603
             command, capture_output=True, text=True, timeout=CLI_START_TIMEOUT, check=False
