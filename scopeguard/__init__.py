@@ -49,6 +49,7 @@ from scopeguard.middleware import (
     TokenUser,
     route_path,
 )
+from scopeguard.openapi import OPENAPI_METHODS, load_openapi, routes_from_openapi
 from scopeguard.policy import (
     Decision,
     Policy,
@@ -115,6 +116,7 @@ __all__ = [
     "MAX_AUTHORIZATION_BYTES",
     "MAX_INTROSPECTION_BYTES",
     "MAX_JWKS_BYTES",
+    "OPENAPI_METHODS",
     "PRECEDENCES",
     "ROUTE_KEYS",
     "ROUTE_METHODS",
@@ -185,6 +187,7 @@ __all__ = [
     "format_scope",
     "is_route_scope",
     "lint_table",
+    "load_openapi",
     "load_routes",
     "load_source",
     "mint_token",
@@ -195,6 +198,7 @@ __all__ = [
     "route_path",
     "routes_from_app",
     "routes_from_data",
+    "routes_from_openapi",
     "routes_to_data",
     "scope_resource",
     "scopes_from_claims",

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from scopeguard.errors import ConfigurationError, ScopeSyntaxError
+from scopeguard.openapi import is_openapi_document, load_openapi, routes_from_openapi
 from scopeguard.scopes import ROUTE_SCOPE_PREFIX, parse_scope
 from scopeguard.table import PRECEDENCES, WEBSOCKET, Precedence, Route, RouteTable
 
@@ -97,16 +98,21 @@ _WRITE_SUFFIXES = (".toml", ".json")
 
 
 def load_routes(path: str | Path) -> RouteTable:
-    """Load a route table from a ``.toml``, ``.json`` or ``.tsv`` file.
+    """Load a route table from a ``.toml``, ``.json`` or ``.tsv`` file, or from an OpenAPI
+    document (a ``.yaml`` or ``.yml`` file, or a ``.json`` file with an ``openapi`` key),
+    read with :func:`~scopeguard.routes_from_openapi`.
 
     Raises :class:`ConfigurationError` naming the file, the entry and the problem when the
     file cannot be read or parsed, or a route is invalid.
     """
     file = Path(path)
     suffix = file.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return load_openapi(file)
     if suffix not in _READ_SUFFIXES:
         raise ConfigurationError(
-            f"{file}: unknown route file type {suffix!r}; use .toml, .json or .tsv"
+            f"{file}: unknown route file type {suffix!r}; use .toml, .json or .tsv, or an "
+            "OpenAPI document (.yaml, .yml or .json)"
         )
     try:
         # utf-8-sig also reads files that editors saved with a byte order mark.
@@ -124,6 +130,11 @@ def load_routes(path: str | Path) -> RouteTable:
             data = _read_tsv(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigurationError(f"{file}: invalid {suffix[1:].upper()}: {exc}") from exc
+    if is_openapi_document(data):
+        try:
+            return routes_from_openapi(data)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{file}: {exc}") from None
     return routes_from_data(data, source=str(file))
 
 
