@@ -80,6 +80,11 @@ def routes_from_openapi(document: Any) -> RouteTable:
     if not isinstance(document, Mapping):
         raise ConfigurationError("an OpenAPI document must be a JSON or YAML object")
     version = document.get("openapi")
+    if version is None and "swagger" not in document:
+        raise ConfigurationError(
+            "not an OpenAPI document: it has no 'openapi' key; route files are .toml, .json "
+            "or .tsv files"
+        )
     if not isinstance(version, str) or not re.match(r"3\.[01](\.|$)", version):
         raise ConfigurationError(
             f"openapi: expected version 3.0 or 3.1, got {version!r}; Swagger 2.0 documents "

@@ -501,7 +501,9 @@ def test_check_warns_on_lower_case_method(
             "routes.json", '[{"method": "GET", "path": "/a", "verb": "GET"}]', "/a",
             "route 1: unknown key 'verb'", id="unknown-key",
         ),
-        pytest.param("routes.yaml", "routes: []", "/a", "unknown route file type", id="yaml"),
+        pytest.param(
+            "routes.yaml", "routes: []", "/a", "not an OpenAPI document", id="yaml-not-openapi"
+        ),
         pytest.param("routes.toml", ROUTES_TOML, "api/v1", "must start with '/'", id="relative"),
         pytest.param(
             "routes.toml", ROUTES_TOML, "http://canvas.test/api/v1/courses", "must start with '/'",
@@ -892,7 +894,7 @@ def test_lint_canvas_data(capsys: pytest.CaptureFixture[str]) -> None:
     ("arguments", "message"),
     [
         pytest.param(["absent.toml"], "cannot read the route file", id="missing-file"),
-        pytest.param(["routes.yaml"], "unknown route file type '.yaml'", id="unknown-type"),
+        pytest.param(["routes.xml"], "unknown route file type '.xml'", id="unknown-type"),
         pytest.param(
             ["clean.toml", "--against", "absent.json"], "absent.json: cannot read",
             id="missing-against",
