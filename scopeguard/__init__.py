@@ -58,6 +58,7 @@ from scopeguard.policy import (
     explain_decision,
     path_problem,
 )
+from scopeguard.proxy import HOP_BY_HOP_HEADERS, UpstreamProxy
 from scopeguard.request_target import TargetChecks, target_problem
 from scopeguard.resolvers import (
     StaticResolver,
@@ -112,6 +113,7 @@ __all__ = [
     "CONVERTER_PATTERNS",
     "DEFAULT_SCOPE_CLAIMS",
     "GROUP_BY_FIELDS",
+    "HOP_BY_HOP_HEADERS",
     "HTTP_METHODS",
     "MAX_AUTHORIZATION_BYTES",
     "MAX_INTROSPECTION_BYTES",
@@ -170,6 +172,7 @@ __all__ = [
     "TokenVerifier",
     "UnknownToken",
     "Unmatched",
+    "UpstreamProxy",
     "__version__",
     "as_verifier",
     "bearer_token",
