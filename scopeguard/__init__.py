@@ -29,6 +29,14 @@ from scopeguard.errors import (
     UnknownToken,
 )
 from scopeguard.events import DecisionCallback, DecisionCounters, DecisionEvent
+from scopeguard.gateway import (
+    GATEWAY_CONFIG_VARIABLE,
+    GATEWAY_HEALTH_PATH,
+    GATEWAY_READY_PATH,
+    GatewayConfig,
+    build_gateway,
+    load_gateway_config,
+)
 from scopeguard.introspect import public, report_only, routes_from_app, scope_resource
 from scopeguard.introspection import MAX_INTROSPECTION_BYTES, IntrospectionVerifier
 from scopeguard.jwks import MAX_JWKS_BYTES, JWKSVerifier
@@ -112,6 +120,9 @@ __all__ = [
     "CANVAS_INSUFFICIENT_SCOPE_MESSAGE",
     "CONVERTER_PATTERNS",
     "DEFAULT_SCOPE_CLAIMS",
+    "GATEWAY_CONFIG_VARIABLE",
+    "GATEWAY_HEALTH_PATH",
+    "GATEWAY_READY_PATH",
     "GROUP_BY_FIELDS",
     "HOP_BY_HOP_HEADERS",
     "HTTP_METHODS",
@@ -135,6 +146,7 @@ __all__ = [
     "DecisionEvent",
     "Denial",
     "Finding",
+    "GatewayConfig",
     "GroupBy",
     "InsufficientScope",
     "IntrospectionVerifier",
@@ -177,6 +189,7 @@ __all__ = [
     "as_verifier",
     "bearer_token",
     "build_catalogue",
+    "build_gateway",
     "check_scopes",
     "compare_tables",
     "compile_host",
@@ -190,6 +203,7 @@ __all__ = [
     "format_scope",
     "is_route_scope",
     "lint_table",
+    "load_gateway_config",
     "load_openapi",
     "load_routes",
     "load_source",

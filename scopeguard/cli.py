@@ -161,6 +161,15 @@ def _parser() -> argparse.ArgumentParser:
         "when it starts with '-'",
     )
     demo.set_defaults(handler=_demo)
+
+    gateway = commands.add_parser(
+        "gateway", help="serve a scopeguard gateway in front of an HTTP service with uvicorn"
+    )
+    gateway.add_argument("--config", required=True, help="the gateway's TOML file")
+    gateway.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    gateway.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
+    gateway.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    gateway.set_defaults(handler=_gateway)
     return parser
 
 
@@ -509,6 +518,36 @@ def _demo(arguments: argparse.Namespace) -> int:
         ) from exc
     with listener:
         serve(listener, secret)
+    return EXIT_ALLOWED
+
+
+def _gateway(arguments: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise UsageError(
+            f"the gateway needs uvicorn: pip install 'scopeguard[demo]' ({exc})"
+        ) from None
+    from scopeguard.gateway import GATEWAY_CONFIG_VARIABLE, load_gateway_config
+
+    if not 0 < arguments.port <= 65535:
+        raise UsageError(f"--port must be between 1 and 65535, got {arguments.port}")
+    if arguments.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {arguments.workers}")
+    config_path = os.path.abspath(arguments.config)
+    # Read once here, so that a bad file stops the command with the key and the reason
+    # before any worker starts.
+    load_gateway_config(config_path)
+    os.environ[GATEWAY_CONFIG_VARIABLE] = config_path
+    uvicorn.run(
+        "scopeguard.gateway:app_from_environment",
+        factory=True,
+        host=arguments.host,
+        port=arguments.port,
+        workers=arguments.workers,
+        log_level="info",
+        ws="none",
+    )
     return EXIT_ALLOWED
 
 
