@@ -118,7 +118,7 @@ class GatewayConfig:
     """A checked gateway configuration: what :func:`build_gateway` needs."""
 
     source: str
-    upstream: UpstreamProxy
+    upstream: dict[str, Any]
     table: RouteTable
     verifiers: list[TokenVerifier]
     options: dict[str, Any] = field(default_factory=dict)
@@ -145,14 +145,16 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
 
 
 def build_gateway(config: GatewayConfig) -> ASGIApp:
-    """Return the gateway app for ``config``."""
+    """Return a new gateway app for ``config``.
+
+    Each app has its own proxy and HTTP connections, so apps built from one config can
+    run in different event loops, as the workers of one server do.
+    """
+    proxy = UpstreamProxy(**config.upstream)
     guarded = ScopeGuardMiddleware(
-        config.upstream,
-        routes=config.table,
-        verifier=config.verifiers,
-        **config.options,
+        proxy, routes=config.table, verifier=config.verifiers, **config.options
     )
-    return _Gateway(guarded, config.upstream)
+    return _Gateway(guarded, proxy)
 
 
 def app_from_environment() -> ASGIApp:
@@ -226,13 +228,14 @@ def _config(data: Mapping[str, Any], file: Path) -> GatewayConfig:
 
     if "url" not in upstream:
         raise ConfigurationError("[upstream] url: missing; give the upstream service's URL")
+    proxy_options: dict[str, Any] = {
+        "upstream": upstream["url"],
+        "forward_authorization": upstream.get("forward_authorization", False),
+        "timeout": upstream.get("timeout", 30),
+        "connect_timeout": upstream.get("connect_timeout"),
+    }
     try:
-        proxy = UpstreamProxy(
-            upstream["url"],
-            forward_authorization=upstream.get("forward_authorization", False),
-            timeout=upstream.get("timeout", 30),
-            connect_timeout=upstream.get("connect_timeout"),
-        )
+        proxy = UpstreamProxy(**proxy_options)
     except ConfigurationError as exc:
         raise ConfigurationError(f"[upstream]: {exc}") from None
 
@@ -247,7 +250,7 @@ def _config(data: Mapping[str, Any], file: Path) -> GatewayConfig:
         ScopeGuardMiddleware(proxy, routes=table, verifier=verifiers, **options)
     except ConfigurationError as exc:
         raise ConfigurationError(f"[gateway]: {exc}") from None
-    return GatewayConfig(str(file), proxy, table, verifiers, options)
+    return GatewayConfig(str(file), proxy_options, table, verifiers, options)
 
 
 def _table(routes: Mapping[str, Any], file: Path) -> RouteTable:

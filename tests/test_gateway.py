@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import yaml
 from conftest import run_asgi_server
 
 from scopeguard import (
@@ -275,3 +279,79 @@ def test_docs_example_config_loads(tmp_path: Path) -> None:
     config = load_gateway_config(tmp_path / "gateway.toml")
 
     assert [route.public for route in config.table] == [False, True]
+
+
+# --- Two gateways behind nginx ----------------------------------------------------------------
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed; .ci/run installs Debian's")
+def test_nginx_balances_two_gateways(tmp_path: Path, upstream_url: str) -> None:
+    assert NGINX is not None
+    HITS.clear()
+    config = load_gateway_config(write_config(tmp_path, config_text(upstream_url)))
+    first, second = build_gateway(config), build_gateway(config)
+    with run_asgi_server(first) as first_url, run_asgi_server(second) as second_url:
+        nginx_port = free_port()
+        conf = (EXAMPLE / "nginx.conf").read_text(encoding="utf-8")
+        conf = conf.replace("127.0.0.1:8001", urlsplit(first_url).netloc)
+        conf = conf.replace("127.0.0.1:8002", urlsplit(second_url).netloc)
+        conf = conf.replace("127.0.0.1:8080", f"127.0.0.1:{nginx_port}")
+        prefix = tmp_path / "nginx"
+        for folder in ("logs", "temp"):
+            (prefix / folder).mkdir(parents=True)
+        (prefix / "nginx.conf").write_text(conf, encoding="utf-8")
+        process = subprocess.Popen(  # noqa: S603 - nginx with a config written above
+            [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{nginx_port}"
+        try:
+            wait_until_healthy(base, process)
+            token = mint_token(SECRET, [COURSE])
+            allowed = [
+                httpx.get(base + f"/v1/courses/{n}", headers={"Authorization": f"Bearer {token}"})
+                for n in range(10)
+            ]
+            denied = httpx.get(base + "/v1/courses/7")
+            attack = httpx.get(httpx.URL(base).copy_with(raw_path=b"/v1/status%2F..%2Fcourses"))
+            doubled = httpx.get(httpx.URL(base).copy_with(raw_path=b"/v1//status"))
+        finally:
+            process.terminate()
+            process.communicate(timeout=20)
+        counts = [
+            gateway.guarded.counters.total()  # type: ignore[attr-defined]
+            for gateway in (first, second)
+        ]
+
+    assert [response.status_code for response in allowed] == [200] * 10
+    assert denied.status_code == 401
+    assert attack.status_code == 400
+    # nginx keeps "//": the gateway decides on it, and no route matches it.
+    assert doubled.status_code == 401
+    assert all(count > 0 for count in counts), counts
+    assert [f"/v1/courses/{n}".encode() for n in range(10)] == HITS
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_kubernetes_manifest_matches_gateway() -> None:
+    """The Kubernetes example is not run, but its probes and command must fit the gateway."""
+    documents = list(yaml.safe_load_all((EXAMPLE / "kubernetes.yaml").read_text()))
+    kinds = [document["kind"] for document in documents]
+    (deployment,) = [document for document in documents if document["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+
+    assert kinds == ["ConfigMap", "Deployment", "Service"]
+    assert container["command"][:2] == ["scopeguard", "gateway"]
+    assert container["livenessProbe"]["httpGet"]["path"] == GATEWAY_HEALTH_PATH
+    assert container["readinessProbe"]["httpGet"]["path"] == GATEWAY_READY_PATH
+    config = documents[0]["data"]["gateway.toml"]
+    assert "secret_env" in config
+    assert "SCOPEGUARD_SECRET" in str(container["env"])
