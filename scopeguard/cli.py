@@ -113,7 +113,10 @@ def _parser() -> argparse.ArgumentParser:
         "JSON. Exit status: 0 allowed, 1 denied, 2 usage or configuration error.",
     )
     check.add_argument(
-        "--routes", required=True, metavar="FILE", help="route table file (.toml, .json or .tsv)"
+        "--routes",
+        required=True,
+        metavar="FILE",
+        help="route table file (.toml, .json or .tsv) or OpenAPI document (.yaml, .yml, .json)",
     )
     check.add_argument(
         "--scope",
@@ -498,7 +501,8 @@ def _demo(arguments: argparse.Namespace) -> int:
         from scopeguard.demo import serve
     except ImportError as exc:
         raise UsageError(
-            f"the demo needs uvicorn: pip install 'scopeguard[demo]' ({exc})"
+            f"the demo needs uvicorn, from the demo extra: pip install '.[demo]' in a checkout "
+            f"of scopeguard ({exc})"
         ) from None
 
     if not 0 <= arguments.port <= 65535:
@@ -526,7 +530,8 @@ def _gateway(arguments: argparse.Namespace) -> int:
         import uvicorn
     except ImportError as exc:
         raise UsageError(
-            f"the gateway needs uvicorn: pip install 'scopeguard[demo]' ({exc})"
+            f"the gateway needs uvicorn, from the demo extra: pip install '.[demo]' in a "
+            f"checkout of scopeguard ({exc})"
         ) from None
     from scopeguard.gateway import GATEWAY_CONFIG_VARIABLE, load_gateway_config
 
@@ -547,6 +552,11 @@ def _gateway(arguments: argparse.Namespace) -> int:
         workers=arguments.workers,
         log_level="info",
         ws="none",
+        # The client address is the peer's, so X-Forwarded-For gets each hop once, and
+        # the upstream's own Server and Date headers pass through without duplicates.
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
     )
     return EXIT_ALLOWED
 

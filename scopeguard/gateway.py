@@ -55,6 +55,7 @@ from scopeguard.jwks import JWKSVerifier
 from scopeguard.middleware import ScopeGuardMiddleware
 from scopeguard.proxy import UpstreamProxy
 from scopeguard.routefile import load_routes
+from scopeguard.scopes import HTTP_METHODS
 from scopeguard.table import Route, RouteTable
 from scopeguard.tokens import JWTVerifier, Secret, TokenVerifier
 
@@ -237,7 +238,7 @@ def _config(data: Mapping[str, Any], file: Path) -> GatewayConfig:
     try:
         proxy = UpstreamProxy(**proxy_options)
     except ConfigurationError as exc:
-        raise ConfigurationError(f"[upstream]: {exc}") from None
+        raise ConfigurationError(f"[upstream] url or timeouts: {exc}") from None
 
     table = _table(routes, file)
     tokens = data["tokens"]
@@ -265,6 +266,10 @@ def _table(routes: Mapping[str, Any], file: Path) -> RouteTable:
         table = load_routes(file.parent / value)
     except ConfigurationError as exc:
         raise ConfigurationError(f"[routes] {key}: {exc}") from None
+    if not len(table):
+        raise ConfigurationError(
+            f"[routes] {key}: {value} has no routes, so the gateway would deny every request"
+        )
     precedence = routes.get("precedence", table.precedence)
     public = routes.get("public", [])
     if not isinstance(public, list) or not all(isinstance(entry, str) for entry in public):
@@ -291,7 +296,10 @@ def _table(routes: Mapping[str, Any], file: Path) -> RouteTable:
         marked.append(route)
     missing = [entry for key, entry in wanted.items() if key not in found]
     if missing:
-        raise ConfigurationError(f"[routes] public: {missing[0]!r} matches no route")
+        raise ConfigurationError(
+            f"[routes] public: {missing[0]!r} matches no route; write the path as the table "
+            "has it, with the OpenAPI servers prefix and the same parameter names"
+        )
     try:
         return RouteTable(marked, precedence=precedence)
     except ConfigurationError as exc:
@@ -300,12 +308,16 @@ def _table(routes: Mapping[str, Any], file: Path) -> RouteTable:
 
 def _public_entry(entry: str) -> tuple[str, str]:
     method, _, template = entry.partition(" ")
-    try:
-        return method, Route(method, template.strip()).scope
-    except ConfigurationError as exc:
+    template = template.strip()
+    if method not in HTTP_METHODS or not template.startswith("/"):
         raise ConfigurationError(
-            f'[routes] public: {entry!r} must read "METHOD /path/template": {exc}'
-        ) from None
+            f'[routes] public: {entry!r} must read "METHOD /path/template", such as '
+            '"GET /v1/status"'
+        )
+    try:
+        return method, Route(method, template).scope
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"[routes] public: {entry!r}: {exc}") from None
 
 
 def _verifier(index: int, entry: object) -> TokenVerifier:
@@ -342,8 +354,10 @@ def _secret(variable: object, key: str) -> str:
     if not isinstance(variable, str) or not variable:
         raise ConfigurationError(f"{key}: missing; name the environment variable of the secret")
     value = os.environ.get(variable)
-    if not value:
+    if value is None:
         raise ConfigurationError(f"{key}: the environment variable {variable} is not set")
+    if not value:
+        raise ConfigurationError(f"{key}: the environment variable {variable} is empty")
     return value
 
 

@@ -43,7 +43,7 @@ _SERVER_VARIABLE: Final = re.compile(r"\{([^{}]+)\}")
 
 def load_openapi(path: str | Path) -> RouteTable:
     """Read an OpenAPI document from a ``.json``, ``.yaml`` or ``.yml`` file and return its
-    route table. YAML needs PyYAML (``pip install 'scopeguard[openapi]'``).
+    route table. YAML needs PyYAML, from the ``openapi`` extra.
 
     Raises :class:`ConfigurationError` naming the file and the problem.
     """
@@ -231,7 +231,7 @@ def _parse_yaml(text: str, file: Path) -> object:
     except ModuleNotFoundError:
         raise ConfigurationError(
             f"{file}: reading YAML needs PyYAML; install it with "
-            "pip install 'scopeguard[openapi]', or give the document as JSON"
+            "pip install '.[openapi]' in a checkout of scopeguard, or give the document as JSON"
         ) from None
     try:
         return yaml.safe_load(text)

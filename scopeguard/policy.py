@@ -228,9 +228,11 @@ def explain_decision(decision: Decision, request: str = "the request") -> str:
     route = decision.route
     matched = f"{route.method} {route.path}" if route is not None else "none"
     granted = ", ".join(sorted(decision.granted_scopes)) or "none"
+    # "allowed (allowed)" would repeat itself; any other reason adds to the verdict.
+    reason = "" if decision.reason is Reason.ALLOWED else f" ({decision.reason.value})"
     return "\n".join(
         [
-            f"{request}: {verdict} ({decision.reason.value})",
+            f"{request}: {verdict}{reason}",
             f"  route matched: {matched}",
             f"  scope required: {decision.required_scope or 'none'}",
             f"  scopes granted: {granted}",

@@ -40,6 +40,8 @@ HOP_BY_HOP_HEADERS: Final = frozenset(
 _REPLACED_HEADERS: Final = frozenset(
     {b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
 )
+# Headers httpx puts on every request that lacks them.
+_CLIENT_DEFAULT_HEADERS: Final = frozenset({b"accept", b"accept-encoding", b"user-agent"})
 
 
 class UpstreamProxy:
@@ -54,9 +56,11 @@ class UpstreamProxy:
     :param http_client: an ``httpx.AsyncClient`` to forward with. By default the proxy
         opens one on first use and keeps its connections; :meth:`aclose` closes it.
 
-    ``X-Forwarded-For`` gets the client's address appended, and ``X-Forwarded-Proto`` and
-    ``X-Forwarded-Host`` are set from the request. Websocket connections are refused with
-    close code 1011, since the proxy forwards HTTP only.
+    ``X-Forwarded-For`` gets the client's address appended. ``X-Forwarded-Proto`` and
+    ``X-Forwarded-Host`` pass on the values a load balancer set, or are set from the
+    request. Only the headers the client sent are forwarded: none is added but these.
+    Websocket connections are refused with close code 1011, since the proxy forwards HTTP
+    only.
     """
 
     def __init__(
@@ -76,6 +80,15 @@ class UpstreamProxy:
             )
         if parts.query or parts.fragment:
             raise ConfigurationError(f"upstream must not have a query or fragment: {upstream!r}")
+        if parts.username is not None or parts.password is not None:
+            raise ConfigurationError(
+                "upstream must not contain credentials, which would reach the upstream as "
+                "Basic authentication; give the URL without them"
+            )
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+        except ValueError as exc:
+            raise ConfigurationError(f"upstream has an invalid port: {exc}") from None
         if not isinstance(forward_authorization, bool):
             raise ConfigurationError("forward_authorization must be True or False")
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
@@ -113,12 +126,19 @@ class UpstreamProxy:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = self._client_for_requests()
+        headers = self._request_headers(scope)
         request = client.build_request(
             scope["method"],
             self._url(scope),
-            headers=self._request_headers(scope),
+            headers=headers,
             content=_body(receive) if _may_have_body(scope) else None,
         )
+        # httpx adds Accept, Accept-Encoding and User-Agent of its own when a request lacks
+        # them; the upstream gets only what the client sent.
+        sent = {name for name, _ in headers}
+        for name in _CLIENT_DEFAULT_HEADERS - sent:
+            if name.decode() in request.headers:
+                del request.headers[name.decode()]
         try:
             response = await client.send(request, stream=True)
         except httpx.TimeoutException as exc:
@@ -172,6 +192,8 @@ class UpstreamProxy:
         connection_tokens: set[bytes] = set()
         host = b""
         forwarded_for = b""
+        forwarded_proto = b""
+        forwarded_host = b""
         for name, value in scope["headers"]:
             if name == b"connection":
                 connection_tokens.update(token.strip().lower() for token in value.split(b","))
@@ -179,6 +201,10 @@ class UpstreamProxy:
                 host = value
             elif name == b"x-forwarded-for":
                 forwarded_for = value
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value
+            elif name == b"x-forwarded-host":
+                forwarded_host = value
         for name, value in scope["headers"]:
             if name in HOP_BY_HOP_HEADERS or name in _REPLACED_HEADERS:
                 continue
@@ -192,9 +218,12 @@ class UpstreamProxy:
         headers.append(
             (b"x-forwarded-for", forwarded_for + b", " + address if forwarded_for else address)
         )
-        headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
-        if host:
-            headers.append((b"x-forwarded-host", host))
+        # A load balancer in front knows the client's scheme and host; without one, they
+        # are those of the request to the gateway.
+        scheme = forwarded_proto or scope.get("scheme", "http").encode("latin-1")
+        headers.append((b"x-forwarded-proto", scheme))
+        if forwarded_host or host:
+            headers.append((b"x-forwarded-host", forwarded_host or host))
         return headers
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

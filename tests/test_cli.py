@@ -445,7 +445,7 @@ def test_check_websocket_scope_method(
             ["--scope", COURSE, "GET", "/api/v1/courses/7?page=2"],
             0,
             [
-                "GET /api/v1/courses/7?page=2: allowed (allowed)",
+                "GET /api/v1/courses/7?page=2: allowed",
                 f"  route matched: GET {COURSE_ROUTE}",
                 f"  scope required: {COURSE}",
                 f"  scopes granted: {COURSE}",

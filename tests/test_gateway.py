@@ -143,8 +143,19 @@ def test_ready_reports_upstream_down(tmp_path: Path, free_tcp_port: int) -> None
     ("sections", "message"),
     [
         pytest.param({"upstream": ""}, "missing [upstream] section", id="no-upstream"),
-        pytest.param({"upstream": '[upstream]\nurl = "ftp://x"\n'}, "[upstream]: upstream must",
-                     id="bad-url"),
+        pytest.param({"upstream": '[upstream]\nurl = "ftp://x"\n'},
+                     "[upstream] url or timeouts: upstream must", id="bad-url"),
+        pytest.param({"upstream": '[upstream]\nurl = "http://127.0.0.1:99999"\n'},
+                     "upstream has an invalid port", id="bad-port"),
+        pytest.param({"upstream": '[upstream]\nurl = "http://user:pw@127.0.0.1:9"\n'},
+                     "must not contain credentials", id="credentials"),
+        pytest.param({"routes": '[routes]\nopenapi = "empty.yaml"\n'},
+                     "empty.yaml has no routes, so the gateway would deny every request",
+                     id="no-routes"),
+        pytest.param({"routes": '[routes]\nopenapi = "openapi.yaml"\npublic = ["GET /status"]\n'},
+                     "with the OpenAPI servers prefix", id="public-without-prefix"),
+        pytest.param({"tokens": '[[tokens]]\ntype = "jwt"\nsecret_env = "EMPTY_VARIABLE_X"\n'},
+                     "the environment variable EMPTY_VARIABLE_X is empty", id="secret-empty"),
         pytest.param({"upstream": '[upstream]\nurl = "http://127.0.0.1:9"\nretries = 3\n'},
                      "[upstream]: unknown key 'retries'", id="unknown-key"),
         pytest.param({"routes": '[routes]\nopenapi = "openapi.yaml"\nfile = "r.toml"\n'},
@@ -154,7 +165,8 @@ def test_ready_reports_upstream_down(tmp_path: Path, free_tcp_port: int) -> None
         pytest.param({"routes": '[routes]\nopenapi = "openapi.yaml"\npublic = ["GET /nope"]\n'},
                      "[routes] public: 'GET /nope' matches no route", id="public-no-route"),
         pytest.param({"routes": '[routes]\nopenapi = "openapi.yaml"\npublic = ["/v1/status"]\n'},
-                     "[routes] public: '/v1/status' must read", id="public-no-method"),
+                     "[routes] public: '/v1/status' must read \"METHOD /path/template\"",
+                     id="public-no-method"),
         pytest.param({"tokens": ""}, "missing [tokens] section", id="no-tokens"),
         pytest.param({"top": "tokens = []\n", "tokens": ""}, "[[tokens]]: give at least one",
                      id="empty-tokens"),
@@ -170,7 +182,13 @@ def test_ready_reports_upstream_down(tmp_path: Path, free_tcp_port: int) -> None
                      "[gateway]: unknown value 'audit' for mode", id="mode"),
     ],
 )  # fmt: skip
-def test_config_errors(tmp_path: Path, sections: dict[str, str], message: str) -> None:
+def test_config_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sections: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("EMPTY_VARIABLE_X", "")
+    (tmp_path / "empty.yaml").write_text(
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\n", encoding="utf-8"
+    )
     path = write_config(tmp_path, config_text("http://127.0.0.1:9", **sections))
 
     with pytest.raises(ConfigurationError) as raised:
@@ -211,6 +229,9 @@ def test_cli_serves_gateway(tmp_path: Path, upstream_url: str, free_tcp_port: in
 
     assert allowed.status_code == 200
     assert allowed.text == "upstream /v1/courses/7"
+    # The upstream's uvicorn sends Date and Server; the gateway adds none of its own.
+    assert len(allowed.headers.get_list("date")) == 1
+    assert allowed.headers.get_list("server") == ["uvicorn"]
     assert denied.status_code == 401
     assert SECRET not in output
     assert token not in output

@@ -22,7 +22,7 @@ import pytest
 from conftest import run_asgi_server
 
 from scopeguard import ConfigurationError, JWTVerifier, Route, ScopeGuardMiddleware, mint_token
-from scopeguard._types import Receive, Scope, Send
+from scopeguard._types import Message, Receive, Scope, Send
 from scopeguard.proxy import UpstreamProxy
 
 SECRET = "proxy-test-secret-0123456789abcdef"
@@ -231,6 +231,9 @@ def test_headers_forwarded(fresh: Gateway) -> None:
     assert "x-secret-hop" not in forwarded
     assert forwarded["x-forwarded-for"] == "127.0.0.1"
     assert forwarded["x-forwarded-proto"] == "http"
+    # httpx's own defaults are not added to what the client sent.
+    assert "user-agent" in forwarded  # httpx's client in this test sent one
+    assert forwarded["accept-encoding"] == "gzip, deflate"
     assert forwarded["x-forwarded-host"] == "api.example.test"
     assert forwarded["host"] == urlsplit(fresh.upstream.url).netloc
 
@@ -315,3 +318,58 @@ def test_free_port_is_closed(free_tcp_port: int) -> None:
     """The 502 test relies on nothing listening on the free port."""
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", free_tcp_port)) != 0
+
+
+@pytest.mark.anyio
+async def test_only_client_headers_forwarded(gateway: Gateway) -> None:
+    """A request without Accept, Accept-Encoding and User-Agent reaches the upstream
+    without them, and a load balancer's forwarded scheme and host pass on."""
+    gateway.upstream.hits.clear()
+    proxy = UpstreamProxy(gateway.upstream.url)
+
+    async def call() -> None:
+        messages = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> Message:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            return None
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/api/v1/public/x",
+            "raw_path": b"/api/v1/public/x",
+            "query_string": b"",
+            "headers": [
+                (b"host", b"gateway.internal"),
+                (b"x-forwarded-proto", b"https"),
+                (b"x-forwarded-host", b"api.example.test"),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "scheme": "http",
+        }
+        await proxy(scope, receive, send)
+
+    await call()
+    await proxy.aclose()
+    forwarded = gateway.upstream.hits[0]["headers"]
+
+    assert "accept" not in forwarded
+    assert "accept-encoding" not in forwarded
+    assert "user-agent" not in forwarded
+    assert forwarded["x-forwarded-proto"] == "https"
+    assert forwarded["x-forwarded-host"] == "api.example.test"
+
+
+@pytest.mark.parametrize(
+    ("upstream", "message"),
+    [
+        pytest.param("http://127.0.0.1:99999", "invalid port", id="port"),
+        pytest.param("http://user:pw@127.0.0.1", "credentials", id="credentials"),
+    ],
+)
+def test_upstream_url_checked(upstream: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        UpstreamProxy(upstream)

@@ -87,7 +87,7 @@ def test_headers() -> None:
             "/api/v1/courses/7",
             [COURSE],
             [
-                "GET /api/v1/courses/7: allowed (allowed)",
+                "GET /api/v1/courses/7: allowed",
                 "  route matched: GET /api/v1/courses/:course_id",
                 f"  scope required: {COURSE}",
                 f"  scopes granted: {COURSE}",
