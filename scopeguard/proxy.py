@@ -1,10 +1,10 @@
 """An ASGI reverse proxy that forwards requests to one upstream HTTP service.
 
 :class:`UpstreamProxy` is the app a scopeguard gateway puts behind the middleware. It
-streams request and response bodies in both directions without holding either whole,
+streams request and response bodies in both directions without holding either whole. It
 forwards the request target exactly as the client sent it (``raw_path`` and the query
-string), so the upstream receives the path the decision was made on, and drops
-hop-by-hop headers. Upstream failures become 502, timeouts 504, each logged with its cause.
+string), so the upstream receives the path the decision was made on. It drops hop-by-hop
+headers. Upstream failures become 502, timeouts 504, each logged with its cause.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class UpstreamProxy:
                 f"upstream must be an http or https URL such as 'http://127.0.0.1:9000', "
                 f"got {upstream!r}"
             )
+
         if parts.query or parts.fragment:
             raise ConfigurationError(f"upstream must not have a query or fragment: {upstream!r}")
         if parts.username is not None or parts.password is not None:
@@ -96,6 +97,7 @@ class UpstreamProxy:
                 isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0
             ):
                 raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
+
         self.upstream = upstream
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._prefix = parts.path.rstrip("/").encode("ascii", "strict")
@@ -205,6 +207,7 @@ class UpstreamProxy:
                 forwarded_proto = value
             elif name == b"x-forwarded-host":
                 forwarded_host = value
+
         for name, value in scope["headers"]:
             if name in HOP_BY_HOP_HEADERS or name in _REPLACED_HEADERS:
                 continue
@@ -213,13 +216,14 @@ class UpstreamProxy:
             if name == b"authorization" and not self.forward_authorization:
                 continue
             headers.append((name, value))
+
         client = scope.get("client")
         address = client[0].encode("latin-1") if client else b"unknown"
         headers.append(
             (b"x-forwarded-for", forwarded_for + b", " + address if forwarded_for else address)
         )
-        # A load balancer in front knows the client's scheme and host; without one, they
-        # are those of the request to the gateway.
+        # A load balancer in front sets the client's scheme and host. Without one, they are
+        # those of the request to the gateway.
         scheme = forwarded_proto or scope.get("scheme", "http").encode("latin-1")
         headers.append((b"x-forwarded-proto", scheme))
         if forwarded_host or host:
