@@ -57,3 +57,34 @@ def test_token_benchmark_quick_run(
     assert "## Target" in lines
     for algorithm in ("HS256", "RS256"):
         assert any(line.startswith(f"| {algorithm} |") for line in lines), algorithm
+
+
+COMPARE_SCRIPT = SCRIPT.parent / "bench_compare.py"
+
+
+def test_compare_benchmark_quick_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(COMPARE_SCRIPT.parent))
+    namespace = runpy.run_path(str(COMPARE_SCRIPT), run_name="bench_compare")
+
+    status = namespace["main"](["--quick"])
+
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "## Decision by table size and token size" in lines
+    assert any(line.startswith("| 100 |") for line in lines)
+    assert "## Starlette's scan against scopeguard, by route position in the Canvas table" in lines
+
+
+def test_canvas_algorithm_matches_scopes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparison's model of Canvas's check grants what Canvas's scopes grant."""
+    monkeypatch.syspath_prepend(str(COMPARE_SCRIPT.parent))
+    namespace = runpy.run_path(str(COMPARE_SCRIPT), run_name="bench_compare_model")
+    allows = namespace["canvas_allows"]
+
+    assert allows("GET", "/api/v1/courses/7", ["url:GET|/api/v1/courses/:id"])
+    assert allows("GET", "/files/3/download.pdf", ["url:GET|/files/:id/download(.:format)"])
+    assert allows("GET", "/a/b/c", ["url:GET|/a/*path"])
+    assert not allows("POST", "/api/v1/courses/7", ["url:GET|/api/v1/courses/:id"])
+    assert not allows("GET", "/api/v1/courses/7/files", ["url:GET|/api/v1/courses/:id"])
