@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+import shutil
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,21 @@ def test_canvas_algorithm_matches_scopes(monkeypatch: pytest.MonkeyPatch) -> Non
     assert allows("GET", "/a/b/c", ["url:GET|/a/*path"])
     assert not allows("POST", "/api/v1/courses/7", ["url:GET|/api/v1/courses/:id"])
     assert not allows("GET", "/api/v1/courses/7/files", ["url:GET|/api/v1/courses/:id"])
+
+
+E2E_SCRIPT = SCRIPT.parent / "bench_e2e.py"
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_e2e_benchmark_quick_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(E2E_SCRIPT.parent))
+    namespace = runpy.run_path(str(E2E_SCRIPT), run_name="bench_e2e")
+
+    status = namespace["main"](["--quick"])
+
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("| bare |") for line in lines)
+    assert any(line.startswith("| wrapped |") for line in lines)
