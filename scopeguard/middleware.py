@@ -394,20 +394,23 @@ class ScopeGuardMiddleware:
         route = decision.route
         self.counters.add(route.path if route is not None else None, outcome)
         level = logging.DEBUG if outcome == ALLOWED else logging.INFO
-        if self.on_decision is None and not decision_logger.isEnabledFor(level):
+        logging_it = decision_logger.isEnabledFor(level)
+        if self.on_decision is None and not logging_it:
             return
         event = _event(scope, verdict, outcome, duration)
-        decision_logger.log(
-            level,
-            "%s %s %r: %s %s: %s",
-            outcome,
-            event.method,
-            event.path,
-            event.status,
-            event.reason,
-            event.message,
-            extra=event.log_fields(),
-        )
+        if logging_it:
+            # Only then: the extra fields cost more than the rest of the event.
+            decision_logger.log(
+                level,
+                "%s %s %r: %s %s: %s",
+                outcome,
+                event.method,
+                event.path,
+                event.status,
+                event.reason,
+                event.message,
+                extra=event.log_fields(),
+            )
         if self.on_decision is not None:
             await self._call_back(event)
 

@@ -1613,6 +1613,28 @@ async def test_no_event_built_without_listener(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.anyio
+async def test_no_log_fields_for_callback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a callback but the decision logger off, the log record's fields are not built."""
+    events: list[DecisionEvent] = []
+    app = reporting_app("enforce", events)
+    built: list[object] = []
+
+    def recording_log_fields(self: DecisionEvent) -> dict[str, Any]:
+        built.append(self)
+        return {}
+
+    monkeypatch.setattr(DecisionEvent, "log_fields", recording_log_fields)
+    logging.getLogger("scopeguard.decisions").setLevel(logging.WARNING)
+    try:
+        await send_request(app, "GET", "/api/v1/courses/7")
+    finally:
+        logging.getLogger("scopeguard.decisions").setLevel(logging.NOTSET)
+
+    assert [event.reason for event in events] == ["missing_token"]
+    assert built == []
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("style", ["sync", "async"])
 async def test_callback_errors_logged_and_swallowed(
     caplog: pytest.LogCaptureFixture, style: str
