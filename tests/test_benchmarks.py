@@ -107,3 +107,20 @@ def test_e2e_benchmark_quick_run(
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("| bare |") for line in lines)
     assert any(line.startswith("| wrapped |") for line in lines)
+
+
+MEMORY_SCRIPT = SCRIPT.parent / "bench_memory.py"
+
+
+def test_memory_benchmark_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(MEMORY_SCRIPT.parent))
+    namespace = runpy.run_path(str(MEMORY_SCRIPT), run_name="bench_memory")
+
+    status = namespace["main"]([])
+
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("| RouteTable of 10,000 routes |") for line in lines)
+    assert any(line.startswith("| JWTVerifier cache, 1,024 tokens") for line in lines)
