@@ -124,3 +124,20 @@ def test_memory_benchmark_run(
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("| RouteTable of 10,000 routes |") for line in lines)
     assert any(line.startswith("| JWTVerifier cache, 1,024 tokens") for line in lines)
+
+
+PLOT_SCRIPT = SCRIPT.parent / "bench_plot.py"
+
+
+def test_plot_quick_run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib comes with the bench extra")
+    monkeypatch.syspath_prepend(str(PLOT_SCRIPT.parent))
+    namespace = runpy.run_path(str(PLOT_SCRIPT), run_name="bench_plot")
+    output = tmp_path / "scaling.png"
+
+    status = namespace["main"](["--quick", "--output", str(output)])
+
+    assert status == 0
+    assert output.read_bytes().startswith(b"\x89PNG")
