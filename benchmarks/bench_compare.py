@@ -302,7 +302,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     print("## Canvas's check with patterns compiled per request, Canvas table\n")
-    canvas_table = RouteTable(canvas_routes)
     requests = requests_for(canvas_table, pool)
     compiled_rows = []
     for tokens in TOKEN_SIZES:

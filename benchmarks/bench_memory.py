@@ -53,13 +53,13 @@ gc.collect()
 tracemalloc.start()
 before = rss()
 if kind == "table":
-    kept = build_table(canvas, 10_000)
+    structure = build_table(canvas, 10_000)
 else:
     async def fill():
         for token in tokens:
             await verifier.verify(token)
     loop.run_until_complete(fill())
-    kept = verifier
+    structure = verifier
 gc.collect()
 traced = tracemalloc.get_traced_memory()[0]
 print(json.dumps({"traced": traced, "resident": rss() - before}))

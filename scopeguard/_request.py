@@ -21,7 +21,7 @@ __all__ = [
 #: Headers that some frameworks read to replace the request method.
 OVERRIDE_HEADERS: Final = (b"x-http-method-override", b"x-method-override", b"x-http-method")
 _OVERRIDE_PARAMETER: Final = "_method"
-#: The reason of the 400 response to a request that asks for a method override.
+#: The reason of the 400 response to a request that names a method override.
 OVERRIDE_REJECTED: Final = (
     "method override headers and _method parameters are not accepted; send the request "
     "with the method it needs"

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping
@@ -270,31 +271,22 @@ def _table(routes: Mapping[str, Any], file: Path) -> RouteTable:
         raise ConfigurationError(
             f"[routes] {key}: {value} has no routes, so the gateway would deny every request"
         )
+
     precedence = routes.get("precedence", table.precedence)
     public = routes.get("public", [])
     if not isinstance(public, list) or not all(isinstance(entry, str) for entry in public):
         raise ConfigurationError('[routes] public: must be a list such as ["GET /status"]')
-    wanted = {_public_entry(entry): entry for entry in public}
+    requested = {_public_entry(entry): entry for entry in public}
     found: set[tuple[str, str]] = set()
     marked: list[Route] = []
     for route in table:
         scope_key = (route.method, route.scope)
-        if scope_key in wanted:
+        if scope_key in requested:
             found.add(scope_key)
-            route = Route(
-                route.method,
-                route.path,
-                resource=route.resource,
-                resource_name=route.resource_name,
-                controller=route.controller,
-                action=route.action,
-                public=True,
-                host=route.host,
-                scope_method=route.scope_method,
-                report_only=route.report_only,
-            )
+            route = dataclasses.replace(route, public=True)
         marked.append(route)
-    missing = [entry for key, entry in wanted.items() if key not in found]
+
+    missing = [entry for key, entry in requested.items() if key not in found]
     if missing:
         raise ConfigurationError(
             f"[routes] public: {missing[0]!r} matches no route; write the path as the table "

@@ -335,8 +335,8 @@ class JWKSVerifier:
         previous = {(key.kid, key.source): key for keys in self._keys.values() for key in keys}
         keys: dict[str | None, list[_Key]] = {}
         for key in found:
-            kept = previous.get((key.kid, key.source), key)
-            keys.setdefault(kept.kid, []).append(kept)
+            reused = previous.get((key.kid, key.source), key)
+            keys.setdefault(reused.kid, []).append(reused)
         self._keys = keys
         self._unknown_kids.clear()
 

@@ -10,7 +10,7 @@ route, so a gateway can guard a service whose code it cannot read:
   given wins: the operation's, then the path item's, then the document's. Server
   variables take their ``default``, and several servers with different paths give a
   route per path.
-* The table uses ``most_specific`` precedence: the OpenAPI specification says concrete
+* The table uses ``most_specific`` precedence: the OpenAPI specification states that concrete
   paths match before templated ones.
 * ``resource`` and ``resource_name`` come from the operation's first tag, ``action`` from
   its ``operationId``. An operation whose ``security`` is an empty list needs no

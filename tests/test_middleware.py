@@ -784,8 +784,8 @@ def test_uvicorn_websocket_rejected(
 class WithoutDenialExtension:
     """Hide the websocket denial-response extension from the app and record what it sends.
 
-    uvicorn offers the extension with every websocket protocol it ships, so this stands in
-    for a server without it while the handshake still runs over TCP.
+    uvicorn offers the extension with every websocket protocol it ships, so this wrapper
+    imitates a server without it while the handshake still runs over TCP.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -854,7 +854,7 @@ async def event_socket(websocket: WebSocket) -> None:
 @pytest.fixture(scope="module")
 def events_url() -> Iterator[str]:
     """Serve an app whose GET route and websocket route share a path, with routes read from
-    the app and websocket scopes that say WEBSOCKET."""
+    the app and websocket scopes with the verb WEBSOCKET."""
     app = Starlette(
         routes=[StarletteRoute("/events", event_page), WebSocketRoute("/events", event_socket)]
     )

@@ -889,7 +889,7 @@ def test_mint_token_rejects(secret: str, algorithm: str, message: str) -> None:
 )
 def test_unknown_token_only_before_signature(token: Any, expected: str) -> None:
     """A token this verifier cannot claim as its own raises UnknownToken, so another source
-    may accept it; a failed check after a valid signature is final."""
+    may accept it. A failed check after a valid signature is final."""
     verifier = JWTVerifier(key=SECRET, algorithms=["HS256"])
 
     try:
