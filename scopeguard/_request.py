@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qsl
 
@@ -30,15 +29,17 @@ OVERRIDE_REJECTED: Final = (
 _METHOD_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-@dataclass
 class RequestHeaders:
     """The headers the middleware reads: values in the order the request sent them."""
 
-    authorization: list[bytes] = field(default_factory=list)
-    host: bytes | None = None
-    origin: bytes | None = None
-    preflight_method: bytes | None = None
-    overrides: list[bytes] = field(default_factory=list)
+    __slots__ = ("authorization", "host", "origin", "overrides", "preflight_method")
+
+    def __init__(self) -> None:
+        self.authorization: list[bytes] = []
+        self.host: bytes | None = None
+        self.origin: bytes | None = None
+        self.preflight_method: bytes | None = None
+        self.overrides: list[bytes] = []
 
 
 def scan_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
@@ -70,6 +71,9 @@ def method_override(headers: RequestHeaders, query_string: bytes) -> str | None:
     Raises :class:`BadRequest` when it names more than one method or a value that is not a
     method.
     """
+    if not headers.overrides and b"method" not in query_string and b"%" not in query_string:
+        # Most requests: no override header, and no query that could name _method.
+        return None
     values = [value.decode("latin-1").strip() for value in headers.overrides]
     # Frameworks decode parameter names, so a query with any escape is parsed as well.
     # ";" separates parameters for some of them, and a blank value still names an override.

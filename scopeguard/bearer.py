@@ -7,7 +7,6 @@ Tokens in the query string (RFC 6750 section 2.3) and in form bodies are never r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -15,7 +14,10 @@ from scopeguard.errors import BadRequest, InvalidToken, MissingToken
 
 __all__ = ["MAX_AUTHORIZATION_BYTES", "bearer_token", "token_from_authorization"]
 
-_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# The characters of an RFC 6750 b64token, which may end with "=" padding besides.
+_B64TOKEN_CHARACTERS: Final = (
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+)
 
 
 #: Default maximum length in bytes of an ``Authorization`` header value.
@@ -58,10 +60,11 @@ def token_from_authorization(
     token = credentials.lstrip(b" ")
     if not token:
         raise InvalidToken("the bearer token is empty")
-    try:
-        text = token.decode("ascii")
-    except UnicodeDecodeError:
-        raise InvalidToken("the bearer token contains non-ASCII bytes") from None
-    if _B64TOKEN.fullmatch(text) is None:
+    # translate() deletes every b64token character, so whatever is left before the
+    # padding may not be in a token. It runs in C, several times faster than a pattern.
+    unexpected = token.rstrip(b"=").translate(None, _B64TOKEN_CHARACTERS)
+    if unexpected or token[0] == 0x3D:  # 0x3D is "=": a token cannot be padding alone
+        if not unexpected.isascii():
+            raise InvalidToken("the bearer token contains non-ASCII bytes")
         raise InvalidToken("the bearer token contains characters a token may not contain")
-    return text
+    return token.decode("ascii")

@@ -292,8 +292,10 @@ class ScopeGuardMiddleware:
             await self.app(scope, receive, send)
             return
 
+        policy = self._policy
         try:
-            policy = self.policy
+            if policy is None:
+                policy = self.policy
         except ConfigurationError as exc:
             # Only reachable when the server runs without lifespan events, which would have
             # reported the error at startup. The policy property logged it once.
@@ -334,7 +336,8 @@ class ScopeGuardMiddleware:
 
     async def _check(self, scope: Scope, policy: Policy) -> _Verdict:
         """Decide the request without sending anything."""
-        path = route_path(scope)
+        # route_path() only when there is a root_path, because most requests have none.
+        path = route_path(scope) if scope.get("root_path") else scope["path"]
         problem = target_problem(scope["path"], scope.get("raw_path"), self.target_checks)
         if problem is not None:
             return _Verdict(_rejection(BadRequest(problem)), path)
@@ -344,9 +347,12 @@ class ScopeGuardMiddleware:
         except Denial as denial:
             return _Verdict(_rejection(denial), path)
 
-        host = headers.host.decode("latin-1") if headers.host is not None else None
-        resolution = policy.table.resolve(method, path, host)
-        if self._is_cors_preflight(method, headers, resolution):
+        table = policy.table
+        host = None
+        if table.has_host_routes and headers.host is not None:
+            host = headers.host.decode("latin-1")
+        resolution = table.resolve(method, path, host)
+        if method == "OPTIONS" and self._is_cors_preflight(headers, resolution):
             # The app's CORS middleware responds to it. A path with its own OPTIONS route is
             # checked like any other request instead, so the headers cannot open that route.
             preflight = Decision(
@@ -459,10 +465,9 @@ class ScopeGuardMiddleware:
             raise BadRequest(OVERRIDE_REJECTED)
         return override
 
-    def _is_cors_preflight(
-        self, method: str, headers: RequestHeaders, resolution: Resolution
-    ) -> bool:
-        if not self.cors_preflight or method != "OPTIONS":
+    def _is_cors_preflight(self, headers: RequestHeaders, resolution: Resolution) -> bool:
+        """Return whether an ``OPTIONS`` request is a CORS preflight to pass to the app."""
+        if not self.cors_preflight:
             return False
         if headers.origin is None or headers.preflight_method is None:
             return False
@@ -493,7 +498,7 @@ class ScopeGuardMiddleware:
         return send_when_ready
 
 
-@dataclass
+@dataclass(slots=True)
 class _Verdict:
     """A decision and what the middleware learned on the way to it."""
 

@@ -255,7 +255,10 @@ class RouteTable:
 
         # The outcome depends only on the method and the entries that matched, so it is
         # remembered under their identities. The entries live as long as the table.
-        key = (method, *[id(entry) for entry in matches])
+        if len(matches) == 1:
+            key: tuple[str | int, ...] = (method, id(matches[0]))
+        else:
+            key = (method, *map(id, matches))
         resolution = self._resolutions.get(key)
         if resolution is None:
             resolution = self._choose(method, matches)

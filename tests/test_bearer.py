@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -200,3 +202,24 @@ def test_single_header_outcome(value: bytes) -> None:
         assert outcome.status_code == 401
     else:
         assert value.split(b" ", 1)[1].lstrip(b" ") == outcome.encode("ascii")
+
+
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+B64TOKEN_GRAMMAR = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
+# Mostly token characters and padding, with a few that a token may not contain.
+token_bytes = st.binary(max_size=30) | st.lists(
+    st.sampled_from([b"a", b"Z", b"9", b"-", b"~", b"/", b"=", b"=", b"%", b",", b"\xe9", b" "]),
+    max_size=12,
+).map(b"".join)
+
+
+@given(token=token_bytes)
+def test_token_accepted_exactly_as_the_grammar_says(token: bytes) -> None:
+    # Spaces after the scheme separate it from the token, so the parser skips them.
+    expected = token.lstrip(b" ")
+    try:
+        accepted = bearer_token([(b"authorization", b"Bearer " + token)]) == expected.decode()
+    except InvalidToken:
+        accepted = False
+
+    assert accepted == (B64TOKEN_GRAMMAR.fullmatch(expected) is not None)
