@@ -57,7 +57,7 @@ def scan_headers(headers: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
             found.preflight_method = value
         elif name in OVERRIDE_HEADERS:
             found.overrides.append(value)
-        elif b"_" in name and name.replace(b"_", b"-") in OVERRIDE_HEADERS:
+        elif name.find(b"_") >= 0 and name.replace(b"_", b"-") in OVERRIDE_HEADERS:
             # A WSGI app behind an adapter reads X_HTTP_Method_Override from the same
             # environ key (HTTP_X_HTTP_METHOD_OVERRIDE) as the spelling with hyphens.
             found.overrides.append(value)
@@ -71,8 +71,10 @@ def method_override(headers: RequestHeaders, query_string: bytes) -> str | None:
     Raises :class:`BadRequest` when it names more than one method or a value that is not a
     method.
     """
-    if not headers.overrides and b"method" not in query_string and b"%" not in query_string:
-        # Most requests: no override header, and no query that could name _method.
+    # Most requests have no override header and no query that could name _method. The
+    # searches use find(): "in" on bytes first tries its operand as an integer, and raises
+    # and clears a TypeError inside for every bytes operand, which costs more than the search.
+    if not headers.overrides and query_string.find(b"method") < 0 and query_string.find(b"%") < 0:
         return None
     values = [value.decode("latin-1").strip() for value in headers.overrides]
     # Frameworks decode parameter names, so a query with any escape is parsed as well.
