@@ -321,10 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{compiled_ratio:,.0f}x",
                 "met" if compiled_ratio >= TARGET_CANVAS else "missed",
             ],
+            # Canvas compiles its patterns per request, so this row is for comparison only.
             [
-                "the same against canvas with Python's pattern cache",
+                "for comparison: canvas with Python's pattern cache",
                 f"{cached_ratio:,.0f}x",
-                "met" if cached_ratio >= TARGET_CANVAS else "missed",
+                "no target",
             ],
         ]
         if "casbin" in at_canvas:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +145,86 @@ def test_plot_quick_run(
 
     assert status == 0
     assert output.read_bytes().startswith(b"\x89PNG")
+
+
+RUNNER = SCRIPT.parent / "__main__.py"
+TEMPLATE = SCRIPT.parent / "page.md"
+SCRIPT_OUTPUT = """# scopeguard example benchmark
+
+Machine: Python 3.11.7 (CPython), x86_64, 2 logical CPUs
+Mode: full.
+
+## Figures
+
+| size | µs |
+|:-----|---:|
+| 10 | 3.10 |
+
+## Targets
+
+| target | measured | result |
+|:-------|---------:|-------:|
+| decision under 10 µs | 3.10 µs | met |
+| whole request ≥ 0.95 of bare | 0.81 | missed |
+"""
+
+
+@pytest.fixture(name="runner")
+def runner_fixture() -> dict[str, Any]:
+    return runpy.run_path(str(RUNNER), run_name="benchmarks_runner")
+
+
+def test_runner_section_drops_title_and_machine(runner: dict[str, Any]) -> None:
+    section = runner["section"](SCRIPT_OUTPUT)
+
+    assert "# scopeguard example benchmark" not in section
+    assert "Machine:" not in section
+    assert section.startswith("Mode: full.")
+    assert "### Figures" in section.splitlines()
+    assert "### Targets" in section.splitlines()
+
+
+def test_runner_collects_every_target_row(runner: dict[str, Any]) -> None:
+    step = runner["Step"]("example", "bench_example.py")
+    result = runner["Result"](step, SCRIPT_OUTPUT, 1.0)
+
+    rows = runner["targets"]([result])
+
+    assert rows == [
+        ["bench_example.py", "decision under 10 µs", "3.10 µs", "met"],
+        ["bench_example.py", "whole request ≥ 0.95 of bare", "0.81", "missed"],
+    ]
+
+
+def test_runner_rejects_unknown_placeholder(runner: dict[str, Any]) -> None:
+    with pytest.raises(KeyError):
+        runner["render"]("{{decision}} and {{missing}}", {"decision": "tables"})
+
+
+def test_template_fills_every_placeholder(runner: dict[str, Any]) -> None:
+    placeholders = set(re.findall(r"\{\{(\w+)\}\}", TEMPLATE.read_text(encoding="utf-8")))
+    steps = {step.name for step in runner["STEPS"]}
+
+    assert placeholders == steps | {"command", "run", "machine", "targets"}
+
+
+def test_runner_quick_run_writes_page(tmp_path: Path) -> None:
+    page = tmp_path / "docs" / "benchmarks.md"
+
+    completed = subprocess.run(  # noqa: S603 - this interpreter and the project's own runner
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(page)],
+        cwd=RUNNER.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    text = page.read_text(encoding="utf-8")
+    assert "{{" not in text
+    assert "It was a smoke run (--quick)" in text
+    for heading in ("## Machine", "## Targets", "## Decision", "## End to end under uvicorn"):
+        assert heading in text.splitlines()
+    assert "| bench_decision.py | Policy.decide: slowest median under 10 µs |" in text
+    assert "### Policy.decide: route resolution and scope check" in text.splitlines()
