@@ -233,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot = page.parent / PLOT_NAME
     page.parent.mkdir(parents=True, exist_ok=True)
 
+    # Read before the run, which draws the plot again and so changes the work tree.
+    checked_out = commit()
     started = time.monotonic()
     try:
         results = [run(step, options.quick, plot) for step in STEPS]
@@ -247,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     durations = ", ".join(f"{result.step.script} {result.seconds:.0f} s" for result in results)
     today = datetime.datetime.now(datetime.timezone.utc).date()
     run_line = (
-        f"This page was written on {today} from commit {commit()}. The run took "
+        f"This page was written on {today} from commit {checked_out}. The run took "
         f"{elapsed / 60:.1f} minutes: {durations}."
     )
     if options.quick:
