@@ -45,6 +45,12 @@ class Reason(enum.Enum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
+# An enum member read through its class costs about 70 ns on CPython 3.11, a few percent
+# of a decision, so the checks that run on every request read these module names instead.
+_MATCHED: Final = Outcome.MATCHED
+_ALLOWED: Final = Reason.ALLOWED
+
+
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
 # which made building a Decision a quarter of a whole decision's time.
 @dataclass(slots=True)
@@ -111,7 +117,7 @@ class Policy:
 
         Only public routes and, with ``unmatched="pass"``, unmatched requests do not.
         """
-        if resolution.outcome is Outcome.MATCHED:
+        if resolution.outcome is _MATCHED:
             return resolution.route is None or not resolution.route.public
         return self.unmatched != "pass"
 
@@ -129,7 +135,8 @@ class Policy:
         when it returns true.
         """
         route = resolution.route
-        if resolution.outcome is not Outcome.MATCHED:
+        matched = resolution.outcome is _MATCHED
+        if not matched:
             if self.unmatched == "pass":
                 return Decision(
                     True, 200, Reason.PASSED_UNMATCHED, "no route matches; passed to the app"
@@ -155,7 +162,7 @@ class Policy:
         else:
             granted = frozenset(scopes)
         token_claims = claims if claims is not None else {}
-        if resolution.outcome is Outcome.NO_ROUTE:
+        if not matched and resolution.outcome is Outcome.NO_ROUTE:
             return Decision(
                 False,
                 403,
@@ -165,7 +172,8 @@ class Policy:
                 claims=token_claims,
                 error="insufficient_scope",
             )
-        if resolution.outcome is Outcome.METHOD_NOT_ALLOWED or route is None:
+        # The only outcome left besides a match is METHOD_NOT_ALLOWED.
+        if not matched or route is None:
             allowed = ", ".join(resolution.allowed_methods)
             return Decision(
                 False,
@@ -186,7 +194,7 @@ class Policy:
             )
         if missing is None:
             return Decision(
-                True, 200, Reason.ALLOWED, "allowed", route, route.scope, granted, token_claims
+                True, 200, _ALLOWED, "allowed", route, route.scope, granted, token_claims
             )
         return Decision(
             False,

@@ -308,23 +308,33 @@ class RouteTable:
         stack: list[tuple[_Node, int]] = [(self._root, 0)]
         while stack:
             node, index = stack.pop()
-            if node.tails and index < count:
-                rest = "/".join(segments[index:])
-                found.extend(entry for regex, entry in node.tails if regex.fullmatch(rest))
-            if index == count:
-                found.extend(node.entries)
-                continue
+            while True:
+                if node.tails and index < count:
+                    rest = "/".join(segments[index:])
+                    found.extend(entry for regex, entry in node.tails if regex.fullmatch(rest))
+                if index == count:
+                    found.extend(node.entries)
+                    break
 
-            segment = segments[index]
-            child = node.literals.get(segment)
-            if child is not None:
-                stack.append((child, index + 1))
-            for _, regex, child in node.mixed:
-                if regex.fullmatch(segment):
+                segment = segments[index]
+                child = node.literals.get(segment)
+                if not node.mixed and not node.params:
+                    # The literal child is the only branch, and it would be popped next, so
+                    # descending at once visits the nodes in the same order.
+                    if child is None:
+                        break
+                    node = child
+                    index += 1
+                    continue
+                if child is not None:
                     stack.append((child, index + 1))
-            for _, pattern, child in node.params:
-                if segment if pattern is None else pattern.fullmatch(segment):
-                    stack.append((child, index + 1))
+                for _, regex, child in node.mixed:
+                    if regex.fullmatch(segment):
+                        stack.append((child, index + 1))
+                for _, pattern, child in node.params:
+                    if segment if pattern is None else pattern.fullmatch(segment):
+                        stack.append((child, index + 1))
+                break
         return found
 
     def _insert(self, order: int, route: Route, variant: tuple[Token, ...]) -> None:
