@@ -315,7 +315,9 @@ class ScopeGuardMiddleware:
             outcome = WOULD_DENY
         else:
             outcome = ALLOWED if decision.allowed else DENIED
-        await self._record(scope, verdict, outcome, time.perf_counter() - started)
+        event = self._record(scope, verdict, outcome, time.perf_counter() - started)
+        if event is not None and self.on_decision is not None:
+            await self._call_back(event)
         # Set for denials too, so that a layer around the middleware, such as the test
         # client of scopeguard.testing, can read what was decided.
         scope.setdefault("state", {})[STATE_KEY] = decision
@@ -394,15 +396,18 @@ class ScopeGuardMiddleware:
             decision, allowed=True, status=200, reason=reason, message=message, error=None
         )
 
-    async def _record(self, scope: Scope, verdict: _Verdict, outcome: str, duration: float) -> None:
-        """Count the decision, and log it and pass it to the callback when either listens."""
+    def _record(
+        self, scope: Scope, verdict: _Verdict, outcome: str, duration: float
+    ) -> DecisionEvent | None:
+        """Count the decision, and log it when the logger takes it. Return the event for the
+        callback, or ``None`` when neither the logger nor a callback takes one."""
         decision = verdict.decision
         route = decision.route
         self.counters.add(route.path if route is not None else None, outcome)
         level = logging.DEBUG if outcome == ALLOWED else logging.INFO
         logging_it = decision_logger.isEnabledFor(level)
         if self.on_decision is None and not logging_it:
-            return
+            return None
         event = _event(scope, verdict, outcome, duration)
         if logging_it:
             # Only then: the extra fields cost more than the rest of the event.
@@ -417,8 +422,7 @@ class ScopeGuardMiddleware:
                 event.message,
                 extra=event.log_fields(),
             )
-        if self.on_decision is not None:
-            await self._call_back(event)
+        return event
 
     async def _call_back(self, event: DecisionEvent) -> None:
         assert self.on_decision is not None
