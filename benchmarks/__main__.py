@@ -6,12 +6,13 @@ the machine, the versions of Python and the libraries, the command, a summary of
 target and each script's tables. The plot is drawn again into ``docs/scaling.png``.
 
 Run it from the repository root, with the ``bench`` extra installed and Debian's wrk for
-the end-to-end benchmark::
+the end-to-end benchmark and valgrind for the instruction counts::
 
-    python -m benchmarks                           # full run, under 10 minutes on 2 cores
-    python -m benchmarks --quick --output /tmp/b.md  # smoke run of about a minute
+    python -m benchmarks                             # full run, about 5 minutes on 2 cores
+    python -m benchmarks --quick --output /tmp/b.md  # smoke run of about 20 seconds
 
-A failing script stops the run with its error output, and the page is left as it was.
+A failing script stops the run with its error output, and the page and the plot are left
+as they were.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ STEPS = (
     Step("compare", "bench_compare.py"),
     Step("plot", "bench_plot.py"),
     Step("e2e", "bench_e2e.py"),
+    Step("instructions", "bench_instructions.py"),
     Step("memory", "bench_memory.py", quick=False),
     Step("catalogue", "bench_catalogue.py"),
 )
@@ -232,13 +234,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     page: Path = options.output
     plot = page.parent / PLOT_NAME
     page.parent.mkdir(parents=True, exist_ok=True)
+    # The plot is drawn beside the page under another name, and replaces the old plot only
+    # when every script has passed.
+    new_plot = page.parent / f".new-{PLOT_NAME}"
 
     # Read before the run, which draws the plot again and so changes the work tree.
     checked_out = commit()
     started = time.monotonic()
     try:
-        results = [run(step, options.quick, plot) for step in STEPS]
+        results = [run(step, options.quick, new_plot) for step in STEPS]
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        new_plot.unlink(missing_ok=True)
         print(f"python -m benchmarks: {exc}", file=sys.stderr)
         return 1
     elapsed = time.monotonic() - started
@@ -263,9 +269,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         **{result.step.name: section(result.output) for result in results},
     }
-    if plot.exists() and values["plot"].startswith("wrote "):
+    if new_plot.exists():
+        new_plot.replace(plot)
         values["plot"] = (
             f"![Decision time against table size and token size, log scales]({PLOT_NAME})"
+        )
+    if options.quick:
+        values["targets"] = (
+            "Smoke run: these results come from a few requests each and mean nothing.\n\n"
+            + values["targets"]
         )
     page.write_text(render(TEMPLATE.read_text(encoding="utf-8"), values), encoding="utf-8")
     print(f"wrote {page} in {elapsed / 60:.1f} minutes", file=sys.stderr)

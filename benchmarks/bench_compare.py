@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_decision import build_table, concrete_path, pick_requests, spread_positions
-from report import machine_summary, print_table
+from report import format_ratio, machine_summary, print_table
 from starlette.routing import Match
 from starlette.routing import Route as StarletteRoute
 
@@ -233,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     largest = build_table(canvas_routes, max(TABLE_SIZES))
     all_scopes = list(dict.fromkeys(route.scope for route in largest))
     pool = [all_scopes[i] for i in spread_positions(len(all_scopes), max(TOKEN_SIZES))]
+    print("# scopeguard compared with the alternatives\n")
+    print(f"Machine: {machine_summary()}")
+    mode = "--quick (a smoke run, whose figures mean nothing)" if options.quick else "full"
+    print(f"Mode: {mode}. Figures are medians in µs per decision.\n")
     try:
         import casbin  # noqa: F401
 
@@ -240,12 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_path.write_text(CASBIN_MODEL, encoding="utf-8")
     except ImportError:
         model_path = None
-        print("casbin is not installed (the bench extra has it); its column is left out\n")
-
-    print("# scopeguard compared with the alternatives\n")
-    print(f"Machine: {machine_summary()}")
-    mode = "--quick (a smoke run, whose figures mean nothing)" if options.quick else "full"
-    print(f"Mode: {mode}. Figures are medians in µs per decision.\n")
+        print("casbin is not installed (the bench extra has it), so its column is left out.\n")
 
     rows = []
     at_canvas: dict[str, float] = {}
@@ -312,31 +311,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(["scopes", "canvas, compiled per request µs"], compiled_rows)
 
     if "scopeguard 100" in at_canvas:
+        # Canvas compiles its patterns per request, so the model with Python's pattern
+        # cache is shown for comparison, not held to the target.
+        cached_ratio = at_canvas["canvas 100"] / at_canvas["scopeguard 100"]
+        print(
+            f"With Python's pattern cache, canvas takes {at_canvas['canvas 100']:,.1f} µs at "
+            f"the Canvas table with 100-scope tokens, {format_ratio(cached_ratio)} "
+            "scopeguard's time.\n"
+        )
         print("## Targets\n")
         compiled_ratio = at_canvas["compiled 100"] / at_canvas["scopeguard 100"]
-        cached_ratio = at_canvas["canvas 100"] / at_canvas["scopeguard 100"]
         target_rows = [
             [
                 "Canvas table, 100-scope tokens: ≥ 100x faster than canvas, compiled per request",
-                f"{compiled_ratio:,.0f}x",
+                format_ratio(compiled_ratio),
                 "met" if compiled_ratio >= TARGET_CANVAS else "missed",
             ],
-            # Canvas compiles its patterns per request, so this row is for comparison only.
-            [
-                "for comparison: canvas with Python's pattern cache",
-                f"{cached_ratio:,.0f}x",
-                "no target",
-            ],
         ]
+        casbin_target = "Canvas table: ≥ 1,000x faster than casbin"
         if "casbin" in at_canvas:
             ratio = at_canvas["casbin"] / at_canvas["scopeguard 100"]
             target_rows.append(
                 [
-                    "Canvas table: ≥ 1,000x faster than casbin",
-                    f"{ratio:,.0f}x",
+                    casbin_target,
+                    format_ratio(ratio),
                     "met" if ratio >= TARGET_CASBIN else "missed",
                 ]
             )
+        else:
+            target_rows.append([casbin_target, "not run", "not run: casbin is not installed"])
         target_rows.append(
             [
                 "faster than Starlette's scan past the first ten routes",

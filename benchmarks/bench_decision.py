@@ -703,12 +703,16 @@ def print_targets(
         ("Policy.decide", decide_results),
         ("Middleware check", middleware_results),
     ):
-        slowest = max(results.values())
+        # The slowest table for each token size, so a miss shows which tokens cause it.
+        slowest = [
+            max(value for (_, count), value in results.items() if count == scopes)
+            for scopes in SCOPE_COUNTS
+        ]
         rows.append(
             [
-                f"{name}: slowest median under {DECISION_TARGET_US:g} µs",
-                f"{slowest:.2f} µs",
-                verdict(slowest < DECISION_TARGET_US),
+                f"{name}: slowest median under {DECISION_TARGET_US:g} µs, for 1, 10 and 100 scopes",
+                ", ".join(f"{value:.2f}" for value in slowest) + " µs",
+                verdict(max(slowest) < DECISION_TARGET_US),
             ]
         )
     print("## Targets\n")
@@ -745,7 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Machine: {machine_summary()}")
         mode = "--quick (a smoke run, whose figures mean nothing)" if options.quick else "full"
         print(
-            f"Mode: {mode}. {settings.rounds} batches of {settings.batch_size} requests per "
+            f"Mode: {mode}. {settings.rounds} batches of {settings.batch_size:,} requests per "
             "cell. Figures are medians of batch means, in µs per request.\n"
         )
 

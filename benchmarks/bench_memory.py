@@ -14,6 +14,7 @@ Run it from the repository root::
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -80,6 +81,9 @@ def measure(kind: str, folder: str) -> dict[str, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure both structures, print the table and return the exit status."""
+    # No --quick: the full measurement takes a few seconds.
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.parse_args(argv)
     folder = str(Path(__file__).resolve().parent)
     table = measure("table", folder)
     cache = measure("cache", folder)

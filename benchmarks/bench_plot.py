@@ -9,12 +9,14 @@ Run it from the repository root::
 
     python benchmarks/bench_plot.py                 # writes docs/scaling.png
     python benchmarks/bench_plot.py --output x.png  # writes elsewhere
+    python benchmarks/bench_plot.py --quick         # smoke run, into the temporary folder
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from scopeguard import Policy, Route, load_routes
 
 ROUTE_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "canvas_api_routes.tsv"
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "scaling.png"
+QUICK_OUTPUT = Path(tempfile.gettempdir()) / "scopeguard-scaling-quick.png"
 TABLE_SIZES = (10, 100, 1_000, 10_000)
 TOKEN_SIZES = (10, 100, 500)
 SETTINGS = Settings(rounds=3, round_time=0.1)
@@ -44,9 +47,15 @@ SETTINGS = Settings(rounds=3, round_time=0.1)
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, draw and save the plot; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="the PNG file to write")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"the PNG file to write (default: {OUTPUT}, or {QUICK_OUTPUT} with --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="two small tables, a smoke run")
     options = parser.parse_args(argv)
+    # A smoke run's plot never replaces the page's plot unless --output names it.
+    output: Path = options.output or (QUICK_OUTPUT if options.quick else OUTPUT)
     try:
         import matplotlib
 
@@ -114,8 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     right.set_title("By token size, Canvas table")
     right.legend()
     figure.tight_layout()
-    figure.savefig(options.output, dpi=100)
-    print(f"wrote {options.output}")
+    figure.savefig(output, dpi=100)
+    print(f"wrote {output}")
     return 0
 
 

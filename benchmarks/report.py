@@ -7,7 +7,7 @@ import platform
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["machine_summary", "print_table"]
+__all__ = ["format_ratio", "machine_summary", "print_table"]
 
 
 def machine_summary() -> str:
@@ -36,3 +36,9 @@ def print_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()
+
+
+def format_ratio(ratio: float) -> str:
+    """Return a ratio such as ``9.5x`` or ``5,318x``: with one decimal below 100, so that a
+    ratio just under a target never prints as the target itself."""
+    return f"{ratio:.1f}x" if ratio < 100 else f"{ratio:,.0f}x"

@@ -226,5 +226,6 @@ def test_runner_quick_run_writes_page(tmp_path: Path) -> None:
     assert "It was a smoke run (--quick)" in text
     for heading in ("## Machine", "## Targets", "## Decision", "## End to end under uvicorn"):
         assert heading in text.splitlines()
-    assert "| bench_decision.py | Policy.decide: slowest median under 10 µs |" in text
+    assert "| bench_decision.py | Policy.decide: slowest median under 10 µs, for 1, 10" in text
+    assert "Smoke run: these results" in text
     assert "### Policy.decide: route resolution and scope check" in text.splitlines()
