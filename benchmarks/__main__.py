@@ -8,8 +8,8 @@ target and each script's tables. The plot is drawn again into ``docs/scaling.png
 Run it from the repository root, with the ``bench`` extra installed and Debian's wrk for
 the end-to-end benchmark and valgrind for the instruction counts::
 
-    python -m benchmarks                             # full run, about 5 minutes on 2 cores
-    python -m benchmarks --quick --output /tmp/b.md  # smoke run of about 20 seconds
+    python -m benchmarks          # full run, about 6 minutes on 2 cores
+    python -m benchmarks --quick  # smoke run of about a minute, into a temporary folder
 
 A failing script stops the run with its error output, and the page and the plot are left
 as they were.
@@ -27,6 +27,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,20 +175,21 @@ def machine_rows() -> list[list[str]]:
         except importlib.metadata.PackageNotFoundError:
             version = "not installed"
         rows.append([library, version])
-    rows.append(["wrk", wrk_version()])
+    rows.append(["wrk", tool_version("wrk", "-v", r"wrk (\S+)")])
+    rows.append(["valgrind", tool_version("valgrind", "--version", r"valgrind-(\S+)")])
     return rows
 
 
-def wrk_version() -> str:
-    """Return the version of wrk, or ``not installed``."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
+def tool_version(name: str, flag: str, pattern: str) -> str:
+    """Return the version a program prints with ``flag``, or ``not installed``."""
+    path = shutil.which(name)
+    if path is None:
         return "not installed"
     # wrk prints its version with its usage, and exits with status 1.
-    completed = subprocess.run(  # noqa: S603 - the wrk found on PATH, with a fixed flag
-        [wrk, "-v"], capture_output=True, text=True, timeout=10, check=False
+    completed = subprocess.run(  # noqa: S603 - a program found on PATH, with a fixed flag
+        [path, flag], capture_output=True, text=True, timeout=10, check=False
     )
-    match = re.search(r"wrk (\S+)", completed.stdout + completed.stderr)
+    match = re.search(pattern, completed.stdout + completed.stderr)
     return match.group(1) if match else "unknown version"
 
 
@@ -228,10 +230,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quick", action="store_true", help="smoke runs, whose figures mean nothing"
     )
     parser.add_argument(
-        "--output", type=Path, default=PAGE, help=f"the page to write (default: {PAGE})"
+        "--output",
+        type=Path,
+        help=f"the page to write (default: {PAGE}, or a new temporary folder with --quick)",
     )
     options = parser.parse_args(argv)
-    page: Path = options.output
+    # A smoke run's page and plot never replace the real ones unless --output names them.
+    page: Path = options.output or (
+        Path(tempfile.mkdtemp(prefix="scopeguard-benchmarks-")) / PAGE.name
+        if options.quick
+        else PAGE
+    )
     plot = page.parent / PLOT_NAME
     page.parent.mkdir(parents=True, exist_ok=True)
     # The plot is drawn beside the page under another name, and replaces the old plot only
@@ -250,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.monotonic() - started
 
     command = "python -m benchmarks" + (" --quick" if options.quick else "")
-    if page != PAGE:
+    if options.output is not None:
         command += f" --output {shlex.quote(str(page))}"
     durations = ", ".join(f"{result.step.script} {result.seconds:.0f} s" for result in results)
     today = datetime.datetime.now(datetime.timezone.utc).date()

@@ -63,8 +63,9 @@ if sys.argv[2] == "wrapped":
     app = ScopeGuardMiddleware(
         app, routes=routes, verifier=JWTVerifier(key=sys.argv[4], algorithms=["HS256"])
     )
+# h11 and asyncio by name, so that installing httptools or uvloop cannot change the figures.
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-            access_log=False)
+            access_log=False, http="h11", loop="asyncio")
 """
 
 
@@ -162,6 +163,10 @@ def measure(wrk: str, target: Server, token: str, settings: Settings) -> Round:
     return Round(float(rate.group(1)), cpu / int(count.group(1)) * 1e6)
 
 
+def plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure both servers, print the tables and return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -198,8 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Machine: {machine_summary()}")
     mode = "--quick (a smoke run, whose figures mean nothing)" if options.quick else "full"
     print(
-        f"Mode: {mode}. {settings.rounds} alternating rounds of {settings.seconds} s per "
-        f"server, wrk with 1 thread and {settings.connections} connections.\n"
+        f"Mode: {mode}. {settings.rounds} alternating {plural(settings.rounds, 'round')} of "
+        f"{settings.seconds} s per server, wrk with 1 thread and {settings.connections} "
+        "connections.\n"
     )
     print("## Throughput and server CPU time\n")
     rates = {kind: [r.requests_per_second for r in runs] for kind, runs in rounds.items()}

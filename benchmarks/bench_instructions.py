@@ -250,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_bare = count_server("bare", token, requests, Path(folder))
         server_wrapped = count_server("wrapped", token, requests, Path(folder))
 
-    print(f"Mode: {'--quick' if options.quick else 'full'}. {requests:,} counted requests each.\n")
+    mode = "--quick (a smoke run, whose figures mean nothing)" if options.quick else "full"
+    print(f"Mode: {mode}. {requests:,} counted requests each.\n")
     print("## Instructions per request\n")
     print_table(
         ["measurement", "instructions per request"],

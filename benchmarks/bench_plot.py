@@ -9,19 +9,19 @@ Run it from the repository root::
 
     python benchmarks/bench_plot.py                 # writes docs/scaling.png
     python benchmarks/bench_plot.py --output x.png  # writes elsewhere
-    python benchmarks/bench_plot.py --quick         # smoke run, into the temporary folder
+    python benchmarks/bench_plot.py --quick         # smoke run, into a new temporary file
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench_compare import (
-    CASBIN_MODEL,
     Settings,
     casbin_enforcer,
     casbin_for,
@@ -38,10 +38,16 @@ from scopeguard import Policy, Route, load_routes
 
 ROUTE_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "canvas_api_routes.tsv"
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "scaling.png"
-QUICK_OUTPUT = Path(tempfile.gettempdir()) / "scopeguard-scaling-quick.png"
 TABLE_SIZES = (10, 100, 1_000, 10_000)
 TOKEN_SIZES = (10, 100, 500)
 SETTINGS = Settings(rounds=3, round_time=0.1)
+
+
+def quick_output() -> Path:
+    """Return a new temporary file for a smoke run's plot."""
+    handle, name = tempfile.mkstemp(prefix="scopeguard-scaling-", suffix=".png")
+    os.close(handle)
+    return Path(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,12 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--output",
         type=Path,
-        help=f"the PNG file to write (default: {OUTPUT}, or {QUICK_OUTPUT} with --quick)",
+        help=f"the PNG file to write (default: {OUTPUT}, or a new temporary file with --quick)",
     )
     parser.add_argument("--quick", action="store_true", help="two small tables, a smoke run")
     options = parser.parse_args(argv)
     # A smoke run's plot never replaces the page's plot unless --output names it.
-    output: Path = options.output or (QUICK_OUTPUT if options.quick else OUTPUT)
+    output: Path = options.output or (quick_output() if options.quick else OUTPUT)
     try:
         import matplotlib
 
@@ -71,32 +77,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     largest = build_table(canvas_routes, max(TABLE_SIZES))
     scopes = list(dict.fromkeys(route.scope for route in largest))
     pool = [scopes[i] for i in spread_positions(len(scopes), max(TOKEN_SIZES))]
-    model = Path(__file__).with_name("casbin_plot_model.conf")
-    model.write_text(CASBIN_MODEL, encoding="utf-8")
 
     by_table: dict[str, list[float]] = {"scopeguard": [], "starlette": [], "casbin": []}
-    try:
-        for size in sizes:
-            table = build_table(canvas_routes, size)
-            requests = requests_for(table, pool)
-            count = len(requests.paths)
-            policy = Policy(table)
-            by_table["scopeguard"].append(
-                median_us(ours_for(policy, requests, requests.scopes[100]), count, settings)
-            )
-            routes = starlette_routes(table)
-            by_table["starlette"].append(
-                median_us(starlette_for(routes, requests), count, settings)
-            )
-            try:
-                enforcer = casbin_enforcer(table, model)
-                by_table["casbin"].append(
-                    median_us(casbin_for(enforcer, requests), count, settings)
-                )
-            except ImportError:
-                by_table.pop("casbin", None)
-    finally:
-        model.unlink()
+    for size in sizes:
+        table = build_table(canvas_routes, size)
+        requests = requests_for(table, pool)
+        count = len(requests.paths)
+        policy = Policy(table)
+        by_table["scopeguard"].append(
+            median_us(ours_for(policy, requests, requests.scopes[100]), count, settings)
+        )
+        routes = starlette_routes(table)
+        by_table["starlette"].append(median_us(starlette_for(routes, requests), count, settings))
+        try:
+            enforcer = casbin_enforcer(table)
+            by_table["casbin"].append(median_us(casbin_for(enforcer, requests), count, settings))
+        except ImportError:
+            by_table.pop("casbin", None)
 
     canvas_table = build_table(canvas_routes, 1_299)
     requests = requests_for(canvas_table, pool)

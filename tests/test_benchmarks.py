@@ -78,7 +78,8 @@ def test_compare_benchmark_quick_run(
     assert status == 0
     lines = capsys.readouterr().out.splitlines()
     assert "## Decision by table size and token size" in lines
-    assert any(line.startswith("| 100 |") for line in lines)
+    assert any(line.startswith("| 1,299 |") for line in lines)
+    assert "## Targets" in lines
     assert "## Starlette's scan against scopeguard, by route position in the Canvas table" in lines
 
 
@@ -93,6 +94,10 @@ def test_canvas_algorithm_matches_scopes(monkeypatch: pytest.MonkeyPatch) -> Non
     assert allows("GET", "/a/b/c", ["url:GET|/a/*path"])
     assert not allows("POST", "/api/v1/courses/7", ["url:GET|/api/v1/courses/:id"])
     assert not allows("GET", "/api/v1/courses/7/files", ["url:GET|/api/v1/courses/:id"])
+    # Canvas also grants a format extension and the preview twin of a download route.
+    assert allows("GET", "/api/v1/courses/7.json", ["url:GET|/api/v1/courses/:id"])
+    assert allows("GET", "/files/3/preview", ["url:GET|/files/:id/download"])
+    assert not allows("GET", "/files/3/delete", ["url:GET|/files/:id/download"])
 
 
 E2E_SCRIPT = SCRIPT.parent / "bench_e2e.py"
@@ -229,3 +234,17 @@ def test_runner_quick_run_writes_page(tmp_path: Path) -> None:
     assert "| bench_decision.py | Policy.decide: slowest median under 10 µs, for 1, 10" in text
     assert "Smoke run: these results" in text
     assert "### Policy.decide: route resolution and scope check" in text.splitlines()
+
+
+def test_runner_quick_run_keeps_docs(runner: dict[str, Any], tmp_path: Path) -> None:
+    template = tmp_path / "page.md"
+    template.write_text("{{command}}\n{{run}}\n{{machine}}\n{{targets}}\n", encoding="utf-8")
+    module = runner["main"].__globals__
+    # The default page points into tmp_path, so a regression cannot touch docs/.
+    default_page = tmp_path / "docs" / "benchmarks.md"
+    module["STEPS"], module["TEMPLATE"], module["PAGE"] = (), template, default_page
+
+    status = runner["main"](["--quick"])
+
+    assert status == 0
+    assert not default_page.parent.exists()
