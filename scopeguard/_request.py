@@ -72,8 +72,9 @@ def method_override(headers: RequestHeaders, query_string: bytes) -> str | None:
     method.
     """
     # Most requests have no override header and no query that could name _method. The
-    # searches use find(): "in" on bytes first tries its operand as an integer, and raises
-    # and clears a TypeError inside for every bytes operand, which costs more than the search.
+    # searches use find(): on CPython 3.11, "in" on bytes first tries its operand as an
+    # integer, raising and clearing a TypeError for a bytes operand, which costs more than
+    # the search.
     if not headers.overrides and query_string.find(b"method") < 0 and query_string.find(b"%") < 0:
         return None
     values = [value.decode("latin-1").strip() for value in headers.overrides]

@@ -61,7 +61,7 @@ def token_from_authorization(
     if not token:
         raise InvalidToken("the bearer token is empty")
     # translate() deletes every b64token character, so whatever is left before the
-    # padding may not be in a token. It runs in C, several times faster than a pattern.
+    # padding may not be in a token. It takes about half the time of a pattern on 8 KB.
     unexpected = token.rstrip(b"=").translate(None, _B64TOKEN_CHARACTERS)
     if unexpected or token[0] == 0x3D:  # 0x3D is "=": a token cannot be padding alone
         if not unexpected.isascii():
