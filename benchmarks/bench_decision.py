@@ -707,10 +707,7 @@ def print_targets(
         ("Middleware check", middleware_results),
     ):
         # The slowest table for each token size, so a miss shows which tokens cause it.
-        slowest = [
-            max(value for (_, count), value in results.items() if count == scopes)
-            for scopes in SCOPE_COUNTS
-        ]
+        slowest = list(slowest_by_scopes(results).values())
         rows.append(
             [
                 f"{name}: slowest median under {DECISION_TARGET_US:g} µs, for 1, 10 and 100 scopes",
@@ -722,6 +719,14 @@ def print_targets(
     print_table(["target", "measured", "result"], rows)
 
 
+def slowest_by_scopes(results: Mapping[Cell, float]) -> dict[int, float]:
+    """Return the slowest median over all tables for each scope count."""
+    return {
+        scopes: max(value for (_, count), value in results.items() if count == scopes)
+        for scopes in SCOPE_COUNTS
+    }
+
+
 def explain_middleware_miss(
     middleware_results: Mapping[Cell, float],
     lookup_results: Mapping[int, float],
@@ -729,8 +734,7 @@ def explain_middleware_miss(
 ) -> None:
     """Print, for each token size whose middleware check misses its target, how much of it
     the token lookup alone takes."""
-    for scopes in SCOPE_COUNTS:
-        slowest = max(value for (_, count), value in middleware_results.items() if count == scopes)
+    for scopes, slowest in slowest_by_scopes(middleware_results).items():
         if slowest < DECISION_TARGET_US:
             continue
         print(

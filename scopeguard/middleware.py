@@ -462,10 +462,7 @@ class ScopeGuardMiddleware:
             # Websocket handshakes resolve among WEBSOCKET routes, then GET routes.
             return WEBSOCKET
         method: str = scope["method"]
-        query_string: bytes = scope.get("query_string", b"")
-        if not headers.overrides and not query_string:
-            return method  # most requests: nothing could name an override
-        override = method_override(headers, query_string)
+        override = method_override(headers, scope.get("query_string", b""))
         if override is None:
             return method
         if self.method_override == "reject":
