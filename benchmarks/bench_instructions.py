@@ -1,6 +1,6 @@
 """Count the CPU instructions the middleware executes per request, in a loop and in a server.
 
-Timings differ between a tight loop and a server, and so do they between machines. The
+Timings differ between a tight loop and a server, and between machines. The
 number of instructions the interpreter executes does not, so this script counts them with
 valgrind's callgrind, which runs the program on a simulated CPU:
 
